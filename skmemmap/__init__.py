@@ -1,0 +1,33 @@
+"""skmemmap: scikit-learn on big arrays without hidden copies.
+
+X lives once in a file (:class:`MemmapArray`); cross-validation folds stay
+views of that file in every worker process.
+"""
+
+from skmemmap._array import MemmapArray, is_memmap_view, load, memmap
+from skmemmap._config import config_context, get_config, set_config
+from skmemmap.exceptions import (
+    CopyError,
+    CopyWarning,
+    FileMismatchError,
+    LayoutWarning,
+    NotEnoughDiskSpaceError,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CopyError",
+    "CopyWarning",
+    "FileMismatchError",
+    "LayoutWarning",
+    "MemmapArray",
+    "NotEnoughDiskSpaceError",
+    "__version__",
+    "config_context",
+    "get_config",
+    "is_memmap_view",
+    "load",
+    "memmap",
+    "set_config",
+]

@@ -1,0 +1,831 @@
+"""MemmapArray: an ndarray that lives once in a read-only ``.npy`` file.
+
+Three rules make it useful inside scikit-learn:
+
+* Indexing rows with a consecutive integer array (what ``_safe_indexing``
+  does for every contiguous CV fold) returns a *view* of the file, not a copy.
+* Pickling sends a reference to the file (path, byte offset, shape, strides,
+  dtype), never the data, so joblib workers map the same pages.
+* Anything that is not a view of the file (a copy, an arithmetic result) is
+  a plain :class:`numpy.ndarray`.
+"""
+
+import errno
+import functools
+import hashlib
+import os
+import secrets
+import weakref
+
+import numpy as np
+from numpy.lib.array_utils import byte_bounds
+from numpy.lib.stride_tricks import as_strided
+
+from skmemmap._config import get_config
+from skmemmap._copies import report_copy
+from skmemmap._folder import ENV_VAR, atomic_write, create_once, session_folder
+from skmemmap._npy import header_bytes, read_header, write_blocks
+from skmemmap.exceptions import FileMismatchError
+
+__all__ = ["MemmapArray", "is_memmap_view", "load", "memmap"]
+
+# Files opened in this process, keyed by (file key, mode). Weak values: a file
+# is unmapped when no array uses it any more.
+_open_files = weakref.WeakValueDictionary()
+
+
+def _file_key(path, st):
+    """An identity for a file that every process on the machine computes alike."""
+    text = f"{os.path.realpath(path)}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _short_hash(*parts):
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _check_dtype(dtype, what="X"):
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise ValueError(
+            f"skmemmap maps numeric data only (boolean, integer or floating point); "
+            f"{what} has dtype {dtype}. Convert it with X.astype(np.float64) or "
+            f"encode non-numeric columns first."
+        )
+    return dtype
+
+
+def _check_shape(shape, what="X"):
+    if len(shape) not in (1, 2):
+        raise ValueError(
+            f"Expected a 1-D or 2-D array, got {what} with shape {shape} "
+            f"({len(shape)} dimensions). Reshape it, e.g. X.reshape(len(X), -1)."
+        )
+    if shape[0] == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={shape}) while a minimum of 1 "
+            f"is required."
+        )
+    if len(shape) == 2 and shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 "
+            f"is required."
+        )
+
+
+class _MappedFile:
+    """One ``.npy`` file mapped in this process, and what to do when it is unused.
+
+    ``family`` names the root file that derived files (layout siblings,
+    gathers) were made from; all files of a family live in ``cache_folder``
+    and are removed together when the root is released by the process that
+    owns the cache folder.
+    """
+
+    def __init__(self, path, *, mode="r", cache_folder, family=None, owned=False,
+                 expect=None):
+        path = os.fspath(path)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"Cannot open the skmemmap file {path!r}: it does not exist here. "
+                f"Workers on other machines need the folder on a shared filesystem "
+                f"mounted at the same path; point folder= or ${ENV_VAR} there",
+                path,
+            ) from None
+        shape, fortran, dtype, offset = read_header(path)
+        _check_dtype(dtype, what=repr(path))
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if st.st_size != offset + nbytes:
+            raise FileMismatchError(
+                f"{path!r} holds {st.st_size} bytes but its header describes "
+                f"{offset + nbytes} (shape {shape}, dtype {dtype}): the file is "
+                f"truncated or was changed."
+            )
+        self.path = path
+        self.key = _file_key(path, st)
+        if expect is not None and (
+            expect["key"] != self.key
+            or tuple(expect["shape"]) != tuple(shape)
+            or np.dtype(expect["dtype"]) != dtype
+            or expect["fortran"] != fortran
+            or expect["offset"] != offset
+        ):
+            raise FileMismatchError(
+                f"{path!r} no longer matches the array that was sent: expected shape "
+                f"{tuple(expect['shape'])}, dtype {np.dtype(expect['dtype'])}, "
+                f"{'Fortran' if expect['fortran'] else 'C'} order, found shape "
+                f"{shape}, dtype {dtype}, {'Fortran' if fortran else 'C'} order "
+                f"(or the file was modified since). Refusing to read the wrong bytes."
+            )
+        _check_shape(shape, what=repr(path))
+        self.shape, self.dtype, self.fortran, self.offset = shape, dtype, fortran, offset
+        self.mode = mode
+        self.cache_folder = os.fspath(cache_folder) if cache_folder else None
+        self.family = family or self.key
+        self.array = np.memmap(
+            path, dtype=dtype, mode=mode, offset=offset, shape=shape,
+            order="F" if fortran else "C",
+        )
+        self._bytes = self.array.reshape(-1, order="A").view(np.uint8)
+        self.start = self.array.__array_interface__["data"][0]
+        self.nbytes = nbytes
+        self.gather_nbytes = get_config()["gather_nbytes"]
+        weakref.finalize(
+            self, _release, path if owned else None, self.cache_folder,
+            self.family if self.family == self.key else None, os.getpid(),
+        )
+
+    @property
+    def order(self):
+        return "F" if self.fortran and len(self.shape) > 1 else "C"
+
+    def contains(self, arr):
+        """Whether ``arr``'s memory lies inside this file's mapping."""
+        if arr.size == 0:
+            return False
+        lo, hi = byte_bounds(arr)
+        return self.start <= lo and hi <= self.start + self.nbytes
+
+    def ref(self):
+        """What a pickle of a view of this file carries, instead of its data."""
+        return {
+            "path": self.path, "key": self.key, "shape": self.shape,
+            "dtype": self.dtype.str, "fortran": self.fortran, "offset": self.offset,
+            "mode": self.mode, "cache_folder": self.cache_folder,
+            "family": self.family, "gather_nbytes": get_config()["gather_nbytes"],
+        }
+
+    def view(self, byte_offset, shape, strides, dtype):
+        """A MemmapArray over this file's bytes with the given geometry."""
+        dtype = np.dtype(dtype)
+        lo = byte_offset + sum((n - 1) * s for n, s in zip(shape, strides) if s < 0)
+        hi = byte_offset + dtype.itemsize + sum(
+            (n - 1) * s for n, s in zip(shape, strides) if s > 0
+        )
+        if lo < 0 or hi > self.nbytes or 0 in shape:
+            raise FileMismatchError(
+                f"A view of {self.path!r} (byte offset {byte_offset}, shape {shape}) "
+                f"reaches outside the file's {self.nbytes} data bytes."
+            )
+        first = self._bytes[byte_offset : byte_offset + dtype.itemsize].view(dtype)
+        arr = as_strided(
+            first, shape=shape, strides=strides, writeable=self.mode == "c"
+        ).view(MemmapArray)
+        arr._skm_file = self
+        return arr
+
+    def full(self):
+        """The whole file as a MemmapArray."""
+        arr = self.array.view(MemmapArray)
+        arr._skm_file = self
+        return arr
+
+
+def _release(owned_path, cache_folder, family, pid):
+    """Remove an owned file and, for a root, the files derived from it."""
+    if os.getpid() != pid:  # a forked child never removes its parent's files
+        return
+    if owned_path is not None:
+        try:
+            os.unlink(owned_path)
+        except OSError:
+            pass
+    if family is not None and cache_folder and _owns_folder(cache_folder, pid):
+        try:
+            entries = list(os.scandir(cache_folder))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith(f"{family}."):
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    pass
+
+
+def _owns_folder(folder, pid):
+    return os.path.basename(folder).startswith(f"skmemmap-{pid}-")
+
+
+def open_file(path, *, mode="r", cache_folder, family=None, owned=False, expect=None):
+    """Open (or reuse) the mapping of a ``.npy`` file in this process."""
+    key = None
+    if expect is not None:
+        key = expect["key"]
+    else:
+        try:
+            key = _file_key(path, os.stat(path))
+        except FileNotFoundError:
+            pass  # _MappedFile raises the explanatory error
+    cached = _open_files.get((key, mode)) if key else None
+    if cached is not None and cached.path == os.fspath(path):
+        return cached
+    mapped = _MappedFile(path, mode=mode, cache_folder=cache_folder, family=family,
+                         owned=owned, expect=expect)
+    _open_files[(mapped.key, mode)] = mapped
+    return mapped
+
+
+def _rebuild(ref, byte_offset, shape, strides, dtype):
+    """Unpickle a MemmapArray: map the same file here and take the same view."""
+    mapped = open_file(
+        ref["path"], mode=ref["mode"], cache_folder=ref["cache_folder"],
+        family=ref["family"], expect=ref,
+    )
+    mapped.gather_nbytes = ref["gather_nbytes"]
+    return mapped.view(byte_offset, tuple(shape), tuple(strides), dtype)
+
+
+def _demote(result):
+    """Turn results that are not views of a file into plain ndarrays."""
+    if type(result) is MemmapArray and result._skm_file is None:
+        return result.view(np.ndarray)
+    if isinstance(result, tuple):
+        return tuple(_demote(r) for r in result)
+    if isinstance(result, list):
+        return [_demote(r) for r in result]
+    return result
+
+
+def _plain(x):
+    return x.view(np.ndarray) if isinstance(x, MemmapArray) else x
+
+
+def is_memmap_view(X):
+    """Return True if ``X`` is a :class:`MemmapArray` backed by its file.
+
+    Parameters
+    ----------
+    X : object
+        Anything.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np, skmemmap
+    >>> X = skmemmap.memmap(np.ones((4, 2)))
+    >>> skmemmap.is_memmap_view(X[1:3]), skmemmap.is_memmap_view(X + 1)
+    (True, False)
+    """
+    return isinstance(X, MemmapArray) and X._skm_file is not None
+
+
+class MemmapArray(np.ndarray):
+    """A read-only ndarray backed by a ``.npy`` file, that stays a view through CV.
+
+    Create one with :func:`skmemmap.memmap` (write an array to a file once) or
+    :func:`skmemmap.load` (open an existing ``.npy`` file). It behaves like a
+    read-only :class:`numpy.ndarray`, with three differences:
+
+    * ``X[a:b]``, ``X[idx]`` and ``X[idx, ...]`` where ``idx`` is an integer
+      array of consecutive ascending values, or a boolean mask selecting one
+      contiguous run of rows, return views of the file. scikit-learn slices
+      every cross-validation fold this way, so contiguous folds are not copied.
+    * Any other row selection returns the rows numpy would return. Small
+      selections are copied in memory; selections larger than the
+      ``gather_nbytes`` setting are gathered once into a file that every
+      process reuses. Both emit a :class:`~skmemmap.CopyWarning`.
+    * Pickling sends a reference to the file, never the data: joblib, loky,
+      multiprocessing and dask workers get a view of the same file.
+
+    Results computed from the data (arithmetic, ufuncs, ``astype``, ``copy``,
+    reductions) are plain :class:`numpy.ndarray` objects.
+
+    See Also
+    --------
+    memmap : Write an array to a file once and map it.
+    load : Map an existing ``.npy`` file, or consolidate chunk files.
+
+    Examples
+    --------
+    >>> import numpy as np, skmemmap
+    >>> X = skmemmap.memmap(np.arange(12.0).reshape(6, 2))
+    >>> fold = X[np.arange(2, 5)]
+    >>> type(fold).__name__, np.shares_memory(fold, X)
+    ('MemmapArray', True)
+    >>> type(X * 2).__name__
+    'ndarray'
+    """
+
+    _skm_file = None
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError(
+            "MemmapArray cannot be created directly; use skmemmap.memmap(X) or "
+            "skmemmap.load(path)."
+        )
+
+    def __array_finalize__(self, obj):
+        mapped = getattr(obj, "_skm_file", None)
+        self._skm_file = mapped if mapped is not None and mapped.contains(self) else None
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        inputs = tuple(_plain(x) for x in inputs)
+        if out is not None:
+            kwargs["out"] = tuple(_plain(o) for o in out)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _demote(super().__array_function__(func, types, args, kwargs))
+
+    def __reduce__(self):
+        mapped = self._skm_file
+        if mapped is None:
+            return self.view(np.ndarray).__reduce__()
+        byte_offset = self.__array_interface__["data"][0] - mapped.start
+        return (
+            _rebuild,
+            (mapped.ref(), byte_offset, self.shape, self.strides, self.dtype.str),
+        )
+
+    def __reduce_ex__(self, protocol):
+        return self.__reduce__()
+
+    def __repr__(self):
+        text = repr(self.view(np.ndarray))
+        mapped = self._skm_file
+        where = f", file={os.path.basename(mapped.path)!r}" if mapped else ""
+        return text.replace("array(", "MemmapArray(", 1)[:-1] + where + ")"
+
+    @property
+    def filename(self):
+        """Path of the ``.npy`` file this array is a view of (None if detached)."""
+        return None if self._skm_file is None else self._skm_file.path
+
+    # -- indexing --------------------------------------------------------------
+    def __getitem__(self, key):
+        mapped = self._skm_file
+        rows, rest = _split_row_key(key) if mapped is not None else (None, None)
+        if rows is None or self.ndim == 0:
+            return _demote(super().__getitem__(key))
+        n = self.shape[0]
+        if rows.dtype == bool:
+            if rows.ndim != 1 or rows.shape[0] != n:
+                return _demote(super().__getitem__(key))  # numpy's own error
+            idx = np.flatnonzero(rows)
+        else:
+            idx = rows
+            if idx.ndim != 1:
+                return _demote(super().__getitem__(key))
+            if idx.size and (idx.min() < -n or idx.max() >= n):
+                return _demote(super().__getitem__(key))  # numpy's IndexError
+            if idx.size and idx.min() < 0:
+                idx = np.where(idx < 0, idx + n, idx)
+        if idx.size == 0:
+            return super().__getitem__((slice(0, 0), *rest))
+        start = int(idx[0])
+        if int(idx[-1]) - start == idx.size - 1 and (
+            idx.size == 1 or bool(np.all(np.diff(idx) == 1))
+        ):
+            return super().__getitem__((slice(start, start + idx.size), *rest))
+        return self._take_rows(idx, rest)
+
+    def _take_rows(self, idx, rest):
+        """Non-contiguous rows: gather into a shared file, or copy in memory."""
+        mapped = self._skm_file
+        row_nbytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.itemsize
+        nbytes = row_nbytes * idx.size
+        shape = (idx.size, *self.shape[1:])
+        why = _describe_selection(idx)
+        threshold = mapped.gather_nbytes
+        if mapped.cache_folder and threshold is not None and nbytes > threshold:
+            result, written = _gather(self, idx)
+            if written:
+                report_copy(
+                    f"Gathered {shape[0]} of {self.shape[0]} rows (shape {shape}) "
+                    f"into a file that every process reuses",
+                    nbytes, f"the selection {why}, so it cannot be a view",
+                    "Contiguous folds (skmemmap.ContiguousKFold(2), or a shuffle "
+                    "done once with skmemmap.shuffle) avoid it",
+                )
+            return result[(slice(None), *rest)] if rest else result
+        result = super().__getitem__((idx, *rest))
+        report_copy(
+            f"Copied {shape[0]} of {self.shape[0]} rows (shape {shape}) in memory",
+            nbytes, f"the selection {why}, so it cannot be a view",
+            "Select one contiguous, ascending run of rows to get a view (for CV: "
+            "skmemmap.ContiguousKFold(2))",
+        )
+        return _demote(result)
+
+
+def _demoting(name):
+    method = getattr(np.ndarray, name)
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        return _demote(method(self, *args, **kwargs))
+
+    return wrapper
+
+
+# ndarray methods that can return new memory: their results are demoted to a
+# plain ndarray unless they are still views of the file (reshape, ravel,
+# transpose of a contiguous array, for example, stay MemmapArray).
+for _name in (
+    "__copy__", "__deepcopy__", "all", "any", "argmax", "argmin", "argpartition",
+    "argsort", "astype", "byteswap", "choose", "clip", "compress", "conj",
+    "conjugate", "copy", "cumprod", "cumsum", "diagonal", "dot", "flatten", "max",
+    "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round",
+    "searchsorted", "squeeze", "std", "sum", "swapaxes", "take", "trace",
+    "transpose", "var",
+):
+    setattr(MemmapArray, _name, _demoting(_name))
+
+
+def _describe_selection(idx):
+    d = np.diff(idx)
+    if np.any(d == 0):
+        return "repeats rows"
+    if np.any(d < 0):
+        return "is not in ascending order"
+    return f"has {int(np.count_nonzero(d > 1))} gap(s)"
+
+
+_ROW_KEY_REST = (Ellipsis, slice(None))
+
+
+def _split_row_key(key):
+    """``(rows, rest)`` if ``key`` selects rows with an index array, else ``(None, None)``.
+
+    ``rest`` holds the trailing ``...`` or ``:`` of keys such as ``X[idx, ...]``.
+    """
+    rest = ()
+    if isinstance(key, tuple):
+        if not key or not all(
+            k is Ellipsis or (isinstance(k, slice) and k == slice(None)) for k in key[1:]
+        ):
+            return None, None
+        key, rest = key[0], key[1:]
+    if isinstance(key, (list, np.ndarray)):
+        rows = np.asarray(key)
+        if rows.dtype == bool or (rows.dtype.kind in "iu"):
+            return rows.astype(np.intp, copy=False) if rows.dtype != bool else rows, rest
+        if rows.size == 0:
+            return np.empty(0, dtype=np.intp), rest
+    return None, None
+
+
+def _gather(view, idx):
+    """Write ``view[idx]`` to a file keyed by the view and selection; map it."""
+    mapped = view._skm_file
+    order = "F" if view.ndim > 1 and view.flags.f_contiguous is False and (
+        mapped.order == "F"
+    ) else "C"
+    byte_offset = view.__array_interface__["data"][0] - mapped.start
+    name = _short_hash(mapped.key, byte_offset, view.shape, view.strides,
+                       view.dtype.str, order, idx.tobytes())
+    path = os.path.join(mapped.cache_folder, f"{mapped.family}.gather-{name}.npy")
+    shape = (idx.size, *view.shape[1:])
+    plain = view.view(np.ndarray)
+
+    def get_block(rows, cols):
+        return plain[idx[rows]] if cols is None else plain[idx[rows]][:, cols]
+
+    if order == "F":
+        def get_block(rows, cols):  # noqa: F811 - column blocks for Fortran files
+            return plain[:, cols][idx]
+
+    written = _write_npy_once(path, get_block, shape, view.dtype, order)
+    out = open_file(path, cache_folder=mapped.cache_folder, family=mapped.family)
+    out.gather_nbytes = mapped.gather_nbytes
+    return out.full(), written
+
+
+def _write_npy_once(path, get_block, shape, dtype, order, src_itemsize=0):
+    header = header_bytes(shape, dtype, order)
+    nbytes = len(header) + int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+
+    def write(f):
+        f.write(header)
+        write_blocks(f, get_block, shape, dtype, order, src_itemsize)
+
+    return create_once(path, nbytes, write)
+
+
+def _write_new_npy(folder, get_block, shape, dtype, order, src_itemsize=0):
+    """Write a new file in ``folder`` under a fresh unpredictable name; return its path."""
+    header = header_bytes(shape, dtype, order)
+    nbytes = len(header) + int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    path = os.path.join(folder, f"{secrets.token_hex(8)}.npy")
+    with atomic_write(path, nbytes) as f:
+        f.write(header)
+        write_blocks(f, get_block, shape, dtype, order, src_itemsize)
+    return path
+
+
+# -- layout siblings -------------------------------------------------------------
+def row_range(X):
+    """``(start, stop)`` if ``X`` is ``root[start:stop]`` of its file, else None."""
+    mapped = X._skm_file
+    root = mapped.array
+    if (
+        X.dtype != root.dtype or X.shape[1:] != root.shape[1:]
+        or X.strides != root.strides
+    ):
+        return None
+    byte_offset = X.__array_interface__["data"][0] - mapped.start
+    step = root.strides[0]
+    if step <= 0 or byte_offset % step:
+        return None
+    start = byte_offset // step
+    return start, start + X.shape[0]
+
+
+def has_layout(X, dtype, order):
+    """Whether ``X`` already has this dtype and is contiguous in this order."""
+    if X.dtype != dtype:
+        return False
+    if X.ndim < 2:
+        return X.flags.c_contiguous
+    return X.flags.f_contiguous if order == "F" else X.flags.c_contiguous
+
+
+def sibling(mapped, dtype, order):
+    """The whole file converted to ``dtype``/``order``, written once per family.
+
+    Returns ``(sibling_mapped_file, written)``; the sibling file is shared by
+    every process using the same cache folder.
+    """
+    dtype = np.dtype(dtype)
+    if mapped.dtype == dtype and mapped.order == order:
+        return mapped, False
+    path = os.path.join(
+        mapped.cache_folder, f"{mapped.family}.as-{dtype.name}-{order}-"
+        f"{_short_hash(mapped.key)}.npy",
+    )
+    src = mapped.array.view(np.ndarray)
+
+    def get_block(rows, cols):
+        return src[rows] if cols is None else src[rows, cols]
+
+    written = _write_npy_once(path, get_block, mapped.shape, dtype, order,
+                              src_itemsize=mapped.dtype.itemsize)
+    out = open_file(path, cache_folder=mapped.cache_folder, family=mapped.family)
+    out.gather_nbytes = mapped.gather_nbytes
+    return out, written
+
+
+def in_layout(X, dtype, order):
+    """Rows of ``X`` (a row range of its file) in another layout, as a view.
+
+    Returns ``(view, written)``, or ``(None, False)`` if X is not a row range.
+    """
+    rows = row_range(X)
+    if rows is None:
+        return None, False
+    target, written = sibling(X._skm_file, dtype, order)
+    return target.full()[rows[0] : rows[1]], written
+
+
+# -- public constructors ---------------------------------------------------------
+def _resolve_order(order, X):
+    if order is None:
+        return "F" if getattr(X, "ndim", 2) > 1 and np.isfortran(X) else "C"
+    if order not in ("C", "F"):
+        raise ValueError(f"order must be 'C', 'F' or None, got {order!r}.")
+    return order
+
+
+def _wrap_npy_memmap(X, dtype, order, cache_folder):
+    """An np.memmap covering a whole ``.npy`` file in the right layout, wrapped."""
+    if not isinstance(X, np.memmap) or X.base is None or not X.filename:
+        return None
+    import mmap
+
+    if not isinstance(X.base, mmap.mmap) or not has_layout(X, dtype, order):
+        return None
+    try:
+        shape, fortran, fdtype, offset = read_header(X.filename)
+    except (OSError, ValueError):
+        return None
+    if (shape, fdtype, offset) != (X.shape, X.dtype, X.offset) or (
+        X.ndim > 1 and fortran != (order == "F")
+    ):
+        return None
+    return open_file(X.filename, cache_folder=cache_folder).full()
+
+
+def memmap(X, *, dtype=None, order=None, folder=None):
+    """Write X once to a ``.npy`` file and return it as a read-only MemmapArray.
+
+    Conversion and writing go block by block, so the extra memory used while
+    converting stays bounded (about 64 MB, or one row or column block if that
+    is larger) whatever the size of X.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples,) or (n_samples, n_features)
+        ndarray, :class:`numpy.memmap`, :class:`MemmapArray`, numeric pandas
+        DataFrame, or anything :func:`numpy.asarray` accepts. Numeric
+        (boolean, integer or floating-point) data only.
+    dtype : dtype, default=None
+        dtype of the file. ``None`` keeps X's dtype.
+    order : {"C", "F"}, default=None
+        Memory order of the file. ``None`` keeps X's order ("F" if X is
+        Fortran-contiguous, else "C").
+    folder : str or path-like, default=None
+        Base folder for the file. ``None`` uses ``$SKMEMMAP_FOLDER``, else the
+        system temporary directory. The file goes in a private subfolder
+        (mode 0700, file 0600) that is removed when the process exits.
+
+    Returns
+    -------
+    X_mm : MemmapArray
+        A read-only view of the file. The file is deleted when the last
+        MemmapArray using it is garbage collected.
+
+    Notes
+    -----
+    No file is written when X already has the requested layout and is a
+    MemmapArray, or an :class:`numpy.memmap` opening a whole ``.npy`` file.
+    A MemmapArray in another layout is converted once per file: later calls
+    for the same layout reuse the converted file.
+
+    Examples
+    --------
+    >>> import numpy as np, skmemmap
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> X_mm = skmemmap.memmap(X, dtype=np.float32, order="F")
+    >>> X_mm.dtype, X_mm.flags.f_contiguous, X_mm.flags.writeable
+    (dtype('float32'), True, False)
+    >>> bool((X_mm == X).all())
+    True
+    """
+    if isinstance(X, MemmapArray) and X._skm_file is not None:
+        dtype = _check_dtype(X.dtype if dtype is None else dtype)
+        order = _resolve_order(order, X)
+        if has_layout(X, dtype, order):
+            return X
+        view, _ = in_layout(X, dtype, order)
+        if view is not None:
+            return view
+    if hasattr(X, "iloc") and hasattr(X, "dtypes"):  # pandas DataFrame / Series
+        return _memmap_frame(X, dtype=dtype, order=order, folder=folder)
+    if not hasattr(X, "__array_interface__") and not hasattr(X, "__array__"):
+        X = np.asarray(X)
+    elif not isinstance(X, np.ndarray):
+        X = np.asarray(X)
+    dtype = _check_dtype(X.dtype if dtype is None else dtype)
+    _check_shape(X.shape)
+    order = _resolve_order(order, X)
+    cache_folder = session_folder(folder)
+    wrapped = _wrap_npy_memmap(X, dtype, order, cache_folder)
+    if wrapped is not None:
+        return wrapped
+    src = X.view(np.ndarray) if isinstance(X, MemmapArray) else X
+
+    def get_block(rows, cols):
+        return src[rows] if cols is None else src[rows, cols]
+
+    path = _write_new_npy(cache_folder, get_block, X.shape, dtype, order,
+                          src_itemsize=X.dtype.itemsize)
+    return open_file(path, cache_folder=cache_folder, owned=True).full()
+
+
+def _memmap_frame(df, *, dtype, order, folder):
+    if df.ndim == 1:
+        df = df.to_frame()
+    bad = [
+        str(name) for name, dt in df.dtypes.items()
+        if getattr(dt, "kind", "O") not in "biuf"
+    ]
+    if bad:
+        raise ValueError(
+            f"skmemmap maps numeric data only; the DataFrame has non-numeric "
+            f"column(s) {bad[:10]}{' ...' if len(bad) > 10 else ''}. Encode them "
+            f"(e.g. with OneHotEncoder or OrdinalEncoder) or drop them first."
+        )
+    src_dtype = np.result_type(
+        *(np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in df.dtypes)
+    )
+    dtype = _check_dtype(src_dtype if dtype is None else dtype)
+    order = order or "F"  # a DataFrame stores columns: F is its natural order
+    order = _resolve_order(order, None)
+    _check_shape(df.shape)
+    cache_folder = session_folder(folder)
+
+    def get_block(rows, cols):
+        return df.iloc[rows, cols].to_numpy(dtype=dtype)
+
+    path = _write_new_npy(cache_folder, get_block, df.shape, dtype, order,
+                          src_itemsize=src_dtype.itemsize)
+    return open_file(path, cache_folder=cache_folder, owned=True).full()
+
+
+def load(path, *, dtype=None, order=None, folder=None):
+    """Open a ``.npy`` file (or a list of chunk files) as a MemmapArray.
+
+    A single file is mapped read-only without reading it into memory; the
+    file itself is never modified nor deleted. A list of ``.npy`` files with
+    the same number of columns and dtype (a dataset saved as
+    ``train_x_0.npy ... train_x_40.npy``) is consolidated once into one new
+    file, streaming chunk by chunk; the chunks are left untouched.
+
+    Parameters
+    ----------
+    path : str, path-like, or list of them
+        A ``.npy`` file, or the chunk files in row order.
+    dtype : dtype, default=None
+        If given and different from the file's dtype, the data is converted
+        once into a new file (see :func:`memmap`).
+    order : {"C", "F"}, default=None
+        If given and different from the file's order, converted likewise.
+    folder : str or path-like, default=None
+        Base folder for converted or consolidated files (see :func:`memmap`).
+
+    Returns
+    -------
+    X_mm : MemmapArray
+
+    Examples
+    --------
+    >>> import numpy as np, skmemmap, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> for i in range(3):
+    ...     np.save(os.path.join(d, f"x_{i}.npy"), np.full((2, 3), i, dtype=np.float32))
+    >>> X = skmemmap.load([os.path.join(d, f"x_{i}.npy") for i in range(3)])
+    >>> X.shape, X[:, 0].tolist()
+    ((6, 3), [0.0, 0.0, 1.0, 1.0, 2.0, 2.0])
+    """
+    cache_folder = session_folder(folder)
+    if isinstance(path, (list, tuple)):
+        return _load_chunks(list(path), dtype=dtype, order=order,
+                            cache_folder=cache_folder)
+    path = _existing_npy(path)
+    X = open_file(path, cache_folder=cache_folder).full()
+    if dtype is None and order is None:
+        return X
+    return memmap(X, dtype=dtype, order=order, folder=folder)
+
+
+def _existing_npy(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"path must be a str, a path-like object or a list of them, got "
+            f"{type(path).__name__}."
+        )
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(errno.ENOENT, f"No such .npy file: {path!r}", path)
+    return os.path.abspath(path)
+
+
+def _load_chunks(paths, *, dtype, order, cache_folder):
+    if not paths:
+        raise ValueError("load() got an empty list of chunk files.")
+    paths = [_existing_npy(p) for p in paths]
+    headers = [read_header(p) for p in paths]
+    shapes = [h[0] for h in headers]
+    dtypes = [h[2] for h in headers]
+    trailing = {s[1:] for s in shapes}
+    if len({len(s) for s in shapes}) > 1 or len(trailing) > 1:
+        detail = ", ".join(f"{os.path.basename(p)}: {s}" for p, s in zip(paths, shapes))
+        raise ValueError(
+            f"The chunk files disagree on their number of columns ({detail}); all "
+            f"chunks must have the same shape apart from their number of rows."
+        )
+    if dtype is None and len(set(dtypes)) > 1:
+        detail = ", ".join(f"{os.path.basename(p)}: {d}" for p, d in zip(paths, dtypes))
+        raise ValueError(
+            f"The chunk files disagree on dtype ({detail}). Pass dtype= to convert "
+            f"them all to one dtype."
+        )
+    for p, d in zip(paths, dtypes):
+        _check_dtype(d, what=repr(p))
+    dtype = _check_dtype(dtypes[0] if dtype is None else dtype)
+    order = order or "C"
+    order = _resolve_order(order, None)
+    chunks = [np.load(p, mmap_mode="r") for p in paths]
+    bounds = np.cumsum([0] + [c.shape[0] for c in chunks])
+    shape = (int(bounds[-1]), *shapes[0][1:])
+    _check_shape(shape)
+
+    def get_block(rows, cols):
+        start, stop, _ = rows.indices(shape[0])
+        parts = []
+        for chunk, lo, hi in zip(chunks, bounds[:-1], bounds[1:]):
+            a, b = max(start, lo), min(stop, hi)
+            if a < b:
+                part = chunk[a - lo : b - lo]
+                parts.append(part if cols is None else part[:, cols])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    stats = [os.stat(p) for p in paths]
+    name = _short_hash(
+        [_file_key(p, st) for p, st in zip(paths, stats)], dtype.str, order
+    )
+    target = os.path.join(cache_folder, f"chunks-{name}.npy")
+    _write_npy_once(target, get_block, shape, dtype, order,
+                    src_itemsize=max(d.itemsize for d in dtypes))
+    return open_file(target, cache_folder=cache_folder, owned=True).full()

@@ -1,0 +1,91 @@
+"""Global settings, in the style of :func:`sklearn.set_config`.
+
+The settings that matter in worker processes (``gather_nbytes``) travel with
+every pickled :class:`~skmemmap.MemmapArray`, so a value set in the parent
+process applies to the folds sliced inside loky or dask workers too.
+"""
+
+import contextlib
+import threading
+
+from skmemmap._utils import parse_nbytes
+
+# 1 MB: below this an in-memory copy of a non-contiguous selection costs less
+# than creating, writing and mapping a file (about a millisecond of syscalls).
+_DEFAULT_GATHER_NBYTES = 2**20
+
+_global_config = {"gather_nbytes": _DEFAULT_GATHER_NBYTES}
+_local = threading.local()
+
+
+def _get_threadlocal_config():
+    if not hasattr(_local, "config"):
+        _local.config = _global_config.copy()
+    return _local.config
+
+
+def get_config():
+    """Return the current skmemmap settings as a dict.
+
+    Returns
+    -------
+    config : dict
+        ``gather_nbytes``: non-contiguous row selections of a
+        :class:`~skmemmap.MemmapArray` larger than this many bytes are
+        gathered into a file that every process reuses; smaller ones are
+        copied in memory.
+
+    Examples
+    --------
+    >>> import skmemmap
+    >>> skmemmap.get_config()["gather_nbytes"]
+    1048576
+    """
+    return _get_threadlocal_config().copy()
+
+
+def set_config(gather_nbytes=None):
+    """Set skmemmap settings for the current thread.
+
+    Parameters
+    ----------
+    gather_nbytes : int or str, default=None
+        Threshold above which non-contiguous row selections are gathered into
+        a reusable file, e.g. ``"1M"`` or ``10_000_000``. ``None`` leaves the
+        setting unchanged.
+
+    Examples
+    --------
+    >>> import skmemmap
+    >>> skmemmap.set_config(gather_nbytes="4M")
+    >>> skmemmap.get_config()["gather_nbytes"]
+    4194304
+    >>> skmemmap.set_config(gather_nbytes="1M")
+    """
+    config = _get_threadlocal_config()
+    if gather_nbytes is not None:
+        config["gather_nbytes"] = parse_nbytes(gather_nbytes, "gather_nbytes")
+
+
+@contextlib.contextmanager
+def config_context(*, gather_nbytes=None):
+    """Temporarily change skmemmap settings (see :func:`set_config`).
+
+    Parameters
+    ----------
+    gather_nbytes : int or str, default=None
+        See :func:`set_config`.
+
+    Examples
+    --------
+    >>> import skmemmap
+    >>> with skmemmap.config_context(gather_nbytes=0):
+    ...     skmemmap.get_config()["gather_nbytes"]
+    0
+    """
+    old = get_config()
+    set_config(gather_nbytes=gather_nbytes)
+    try:
+        yield
+    finally:
+        _get_threadlocal_config().update(old)

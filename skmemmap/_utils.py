@@ -1,0 +1,42 @@
+"""Small helpers shared by several modules: byte sizes and their formatting."""
+
+import numbers
+import re
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_nbytes(value, name="max_nbytes"):
+    """Return a byte count from an int or a string such as ``"1M"`` or ``"64MB"``.
+
+    ``None`` is returned unchanged (meaning "no limit").
+    """
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}.")
+        return int(value)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", value.upper())
+        if match:
+            return int(float(match.group(1)) * _UNITS[match.group(2)])
+    raise ValueError(
+        f"{name} must be a non-negative int or a string such as '1M' or '64MB', "
+        f"got {value!r}."
+    )
+
+
+def format_mb(nbytes):
+    """Format a byte count in MB (2**20 bytes) the way every message does."""
+    mb = nbytes / 2**20
+    if mb >= 10:
+        return f"{mb:,.0f} MB"
+    return f"{mb:.2g} MB" if mb >= 0.01 else f"{mb:.1g} MB"
+
+
+def layout_name(dtype, order):
+    """Human name of a layout, e.g. ``'float32 Fortran'``."""
+    return f"{dtype.name if hasattr(dtype, 'name') else dtype} " + (
+        "Fortran" if order == "F" else "C"
+    )
