@@ -6,6 +6,10 @@ views of that file in every worker process.
 
 from skmemmap._array import MemmapArray, is_memmap_view, load, memmap
 from skmemmap._config import config_context, get_config, set_config
+from skmemmap._estimator import MemmapEstimator
+from skmemmap._layout import Layout, layout_for, own_copies, register_layout
+from skmemmap._shuffle import shuffle
+from skmemmap._split import ContiguousKFold
 from skmemmap.exceptions import (
     CopyError,
     CopyWarning,
@@ -17,17 +21,24 @@ from skmemmap.exceptions import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ContiguousKFold",
     "CopyError",
     "CopyWarning",
     "FileMismatchError",
+    "Layout",
     "LayoutWarning",
     "MemmapArray",
+    "MemmapEstimator",
     "NotEnoughDiskSpaceError",
     "__version__",
     "config_context",
     "get_config",
     "is_memmap_view",
+    "layout_for",
     "load",
     "memmap",
+    "own_copies",
+    "register_layout",
     "set_config",
+    "shuffle",
 ]

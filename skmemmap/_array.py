@@ -87,7 +87,7 @@ class _MappedFile:
     """
 
     def __init__(self, path, *, mode="r", cache_folder, family=None, owned=False,
-                 expect=None):
+                 cleanup_family=False, expect=None):
         path = os.fspath(path)
         try:
             st = os.stat(path)
@@ -136,11 +136,25 @@ class _MappedFile:
         self._bytes = self.array.reshape(-1, order="A").view(np.uint8)
         self.start = self.array.__array_interface__["data"][0]
         self.nbytes = nbytes
-        self.gather_nbytes = get_config()["gather_nbytes"]
+        # None: follow this process's gather_nbytes setting at indexing time.
+        # Set when unpickled in another process, to the sender's setting.
+        self._gather_override = None
+        self.parent = None  # the file this one was derived from (kept alive)
         weakref.finalize(
             self, _release, path if owned else None, self.cache_folder,
-            self.family if self.family == self.key else None, os.getpid(),
+            self.family if cleanup_family else None, os.getpid(),
         )
+
+    @property
+    def gather_nbytes(self):
+        """Gather threshold for this file: the sender's if set, else the setting."""
+        if self._gather_override is not None:
+            return self._gather_override
+        return get_config()["gather_nbytes"]
+
+    @gather_nbytes.setter
+    def gather_nbytes(self, value):
+        self._gather_override = value
 
     @property
     def order(self):
@@ -159,7 +173,8 @@ class _MappedFile:
             "path": self.path, "key": self.key, "shape": self.shape,
             "dtype": self.dtype.str, "fortran": self.fortran, "offset": self.offset,
             "mode": self.mode, "cache_folder": self.cache_folder,
-            "family": self.family, "gather_nbytes": get_config()["gather_nbytes"],
+            "family": self.family, "gather_nbytes": self.gather_nbytes,
+            "pid": os.getpid(),
         }
 
     def view(self, byte_offset, shape, strides, dtype):
@@ -214,8 +229,14 @@ def _owns_folder(folder, pid):
     return os.path.basename(folder).startswith(f"skmemmap-{pid}-")
 
 
-def open_file(path, *, mode="r", cache_folder, family=None, owned=False, expect=None):
-    """Open (or reuse) the mapping of a ``.npy`` file in this process."""
+def open_file(path, *, mode="r", cache_folder, family=None, owned=False,
+              cleanup_family=False, expect=None):
+    """Open (or reuse) the mapping of a ``.npy`` file in this process.
+
+    ``owned``: delete the file when the mapping is released. ``cleanup_family``:
+    this is a root opened by memmap()/load(): its release also deletes the
+    files derived from it (siblings, gathers), in the process owning the folder.
+    """
     key = None
     if expect is not None:
         key = expect["key"]
@@ -228,7 +249,7 @@ def open_file(path, *, mode="r", cache_folder, family=None, owned=False, expect=
     if cached is not None and cached.path == os.fspath(path):
         return cached
     mapped = _MappedFile(path, mode=mode, cache_folder=cache_folder, family=family,
-                         owned=owned, expect=expect)
+                         owned=owned, cleanup_family=cleanup_family, expect=expect)
     _open_files[(mapped.key, mode)] = mapped
     return mapped
 
@@ -239,7 +260,8 @@ def _rebuild(ref, byte_offset, shape, strides, dtype):
         ref["path"], mode=ref["mode"], cache_folder=ref["cache_folder"],
         family=ref["family"], expect=ref,
     )
-    mapped.gather_nbytes = ref["gather_nbytes"]
+    if ref.get("pid") != os.getpid():  # in the sender, its own setting applies
+        mapped.gather_nbytes = ref["gather_nbytes"]
     return mapped.view(byte_offset, tuple(shape), tuple(strides), dtype)
 
 
@@ -382,7 +404,7 @@ class MemmapArray(np.ndarray):
             if idx.size and idx.min() < 0:
                 idx = np.where(idx < 0, idx + n, idx)
         if idx.size == 0:
-            return super().__getitem__((slice(0, 0), *rest))
+            return _demote(super().__getitem__((slice(0, 0), *rest)))
         start = int(idx[0])
         if int(idx[-1]) - start == idx.size - 1 and (
             idx.size == 1 or bool(np.all(np.diff(idx) == 1))
@@ -479,9 +501,10 @@ def _split_row_key(key):
 def _gather(view, idx):
     """Write ``view[idx]`` to a file keyed by the view and selection; map it."""
     mapped = view._skm_file
-    order = "F" if view.ndim > 1 and view.flags.f_contiguous is False and (
-        mapped.order == "F"
-    ) else "C"
+    # Keep the view's own memory order (as numpy's "K"): the rows of a Fortran
+    # file, whole or sliced, gather into a Fortran file.
+    fortran = view.ndim > 1 and abs(view.strides[0]) < abs(view.strides[1])
+    order = "F" if fortran else "C"
     byte_offset = view.__array_interface__["data"][0] - mapped.start
     name = _short_hash(mapped.key, byte_offset, view.shape, view.strides,
                        view.dtype.str, order, idx.tobytes())
@@ -493,12 +516,13 @@ def _gather(view, idx):
         return plain[idx[rows]] if cols is None else plain[idx[rows]][:, cols]
 
     if order == "F":
-        def get_block(rows, cols):  # noqa: F811 - column blocks for Fortran files
+        def get_block(rows, cols):
             return plain[:, cols][idx]
 
     written = _write_npy_once(path, get_block, shape, view.dtype, order)
     out = open_file(path, cache_folder=mapped.cache_folder, family=mapped.family)
-    out.gather_nbytes = mapped.gather_nbytes
+    out._gather_override = mapped._gather_override
+    out.parent = mapped  # the root's release deletes this file: keep it alive
     return out.full(), written
 
 
@@ -551,6 +575,15 @@ def has_layout(X, dtype, order):
     return X.flags.f_contiguous if order == "F" else X.flags.c_contiguous
 
 
+def sibling_path(mapped, dtype, order):
+    """Where the ``dtype``/``order`` sibling of a file is (or would be) kept."""
+    return os.path.join(
+        mapped.cache_folder,
+        f"{mapped.family}.as-{np.dtype(dtype).name}-{order}-"
+        f"{_short_hash(mapped.key)}.npy",
+    )
+
+
 def sibling(mapped, dtype, order):
     """The whole file converted to ``dtype``/``order``, written once per family.
 
@@ -560,10 +593,7 @@ def sibling(mapped, dtype, order):
     dtype = np.dtype(dtype)
     if mapped.dtype == dtype and mapped.order == order:
         return mapped, False
-    path = os.path.join(
-        mapped.cache_folder, f"{mapped.family}.as-{dtype.name}-{order}-"
-        f"{_short_hash(mapped.key)}.npy",
-    )
+    path = sibling_path(mapped, dtype, order)
     src = mapped.array.view(np.ndarray)
 
     def get_block(rows, cols):
@@ -572,7 +602,8 @@ def sibling(mapped, dtype, order):
     written = _write_npy_once(path, get_block, mapped.shape, dtype, order,
                               src_itemsize=mapped.dtype.itemsize)
     out = open_file(path, cache_folder=mapped.cache_folder, family=mapped.family)
-    out.gather_nbytes = mapped.gather_nbytes
+    out._gather_override = mapped._gather_override
+    out.parent = mapped  # the root's release deletes this file: keep it alive
     return out, written
 
 
@@ -613,7 +644,7 @@ def _wrap_npy_memmap(X, dtype, order, cache_folder):
         X.ndim > 1 and fortran != (order == "F")
     ):
         return None
-    return open_file(X.filename, cache_folder=cache_folder).full()
+    return open_file(X.filename, cache_folder=cache_folder, cleanup_family=True).full()
 
 
 def memmap(X, *, dtype=None, order=None, folder=None):
@@ -672,9 +703,7 @@ def memmap(X, *, dtype=None, order=None, folder=None):
             return view
     if hasattr(X, "iloc") and hasattr(X, "dtypes"):  # pandas DataFrame / Series
         return _memmap_frame(X, dtype=dtype, order=order, folder=folder)
-    if not hasattr(X, "__array_interface__") and not hasattr(X, "__array__"):
-        X = np.asarray(X)
-    elif not isinstance(X, np.ndarray):
+    if (not hasattr(X, "__array_interface__") and not hasattr(X, "__array__")) or not isinstance(X, np.ndarray):
         X = np.asarray(X)
     dtype = _check_dtype(X.dtype if dtype is None else dtype)
     _check_shape(X.shape)
@@ -690,7 +719,8 @@ def memmap(X, *, dtype=None, order=None, folder=None):
 
     path = _write_new_npy(cache_folder, get_block, X.shape, dtype, order,
                           src_itemsize=X.dtype.itemsize)
-    return open_file(path, cache_folder=cache_folder, owned=True).full()
+    return open_file(path, cache_folder=cache_folder, owned=True,
+                     cleanup_family=True).full()
 
 
 def _memmap_frame(df, *, dtype, order, folder):
@@ -720,7 +750,8 @@ def _memmap_frame(df, *, dtype, order, folder):
 
     path = _write_new_npy(cache_folder, get_block, df.shape, dtype, order,
                           src_itemsize=src_dtype.itemsize)
-    return open_file(path, cache_folder=cache_folder, owned=True).full()
+    return open_file(path, cache_folder=cache_folder, owned=True,
+                     cleanup_family=True).full()
 
 
 def load(path, *, dtype=None, order=None, folder=None):
@@ -763,7 +794,7 @@ def load(path, *, dtype=None, order=None, folder=None):
         return _load_chunks(list(path), dtype=dtype, order=order,
                             cache_folder=cache_folder)
     path = _existing_npy(path)
-    X = open_file(path, cache_folder=cache_folder).full()
+    X = open_file(path, cache_folder=cache_folder, cleanup_family=True).full()
     if dtype is None and order is None:
         return X
     return memmap(X, dtype=dtype, order=order, folder=folder)
@@ -828,4 +859,5 @@ def _load_chunks(paths, *, dtype, order, cache_folder):
     target = os.path.join(cache_folder, f"chunks-{name}.npy")
     _write_npy_once(target, get_block, shape, dtype, order,
                     src_itemsize=max(d.itemsize for d in dtypes))
-    return open_file(target, cache_folder=cache_folder, owned=True).full()
+    return open_file(target, cache_folder=cache_folder, owned=True,
+                     cleanup_family=True).full()

@@ -23,8 +23,8 @@ import time
 import weakref
 from pathlib import Path
 
-from skmemmap.exceptions import NotEnoughDiskSpaceError
 from skmemmap._utils import format_mb
+from skmemmap.exceptions import NotEnoughDiskSpaceError
 
 __all__ = ["ENV_VAR", "base_folder", "session_folder"]
 

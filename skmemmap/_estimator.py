@@ -1,0 +1,673 @@
+"""MemmapEstimator: give the wrapped estimator X in its no-copy layout."""
+
+import contextlib
+import os
+
+import numpy as np
+import sklearn
+from scipy import sparse
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.utils import get_tags
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    process_routing,
+)
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
+
+from skmemmap._array import (
+    has_layout,
+    in_layout,
+    is_memmap_view,
+    memmap,
+    open_file,
+    row_range,
+    sibling_path,
+)
+from skmemmap._copies import report_copy
+from skmemmap._layout import Layout, layout_for, own_copies
+from skmemmap._layout import _registry as _layout_registry
+from skmemmap._utils import layout_name, parse_nbytes
+
+__all__ = ["MemmapEstimator"]
+
+# (estimator class name, cause) pairs already reported in this process: each
+# copy cause is reported once per process, not once per fold and candidate.
+_reported = set()
+
+_ON_COPY = ("warn", "raise", "ignore")
+
+
+def _estimator_has(attr):
+    """Check the fitted estimator if there is one, else the unfitted one."""
+
+    def check(self):
+        getattr(
+            self.estimator_ if hasattr(self, "estimator_") else self.estimator, attr
+        )
+        return True
+
+    return check
+
+
+def _is_frame(X):
+    return hasattr(X, "iloc") and hasattr(X, "dtypes") and hasattr(X, "columns")
+
+
+def _numeric_2d(X):
+    """X as an ndarray-like we may map (numeric 2-D array or frame), else None."""
+    if _is_frame(X):
+        if all(getattr(dt, "kind", "O") in "biuf" for dt in X.dtypes) and X.size:
+            return X
+        return None
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.size and X.dtype.kind in "biuf":
+        return X
+    return None
+
+
+def _resolve(layout, data):
+    """Target ``(dtype, order)`` for an ndarray or a numeric DataFrame."""
+    if not _is_frame(data):
+        return layout.resolve(data)
+    frame_dtype = np.result_type(
+        *(np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in data.dtypes)
+    )
+    return layout.target_dtype(frame_dtype), layout.order or "F"
+
+
+class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
+    """Fit an estimator on X in the memory layout it reads without copying.
+
+    Each scikit-learn estimator reads X without a copy only in its own
+    layout: tree ensembles in float32, coordinate-descent models in float64
+    Fortran order, most other linear models in float64 C order (see
+    :func:`~skmemmap.layout_for`). Anything else is converted, silently, in
+    every worker and for every candidate of a search. ``MemmapEstimator``
+    gives the wrapped estimator X in its layout:
+
+    * a :class:`~skmemmap.MemmapArray` in another layout is converted **once
+      per file** into a sibling file, and the same rows are taken from the
+      sibling as a view. Every later fit on the same file reuses the sibling:
+      other candidates, other folds, other worker processes;
+    * an in-memory X larger than ``max_nbytes`` is written once to a file in
+      the target layout (block by block) and mapped;
+    * estimators that write into X get a copy-on-write map of the same file:
+      only the pages they write are copied, the file never changes.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The estimator to fit. It is cloned in :meth:`fit`.
+    layout : "auto" or Layout, default="auto"
+        ``"auto"`` uses :func:`~skmemmap.layout_for` on ``estimator``.
+    folder : str or path-like, default=None
+        Base folder for converted files (see :func:`skmemmap.memmap`).
+    max_nbytes : int or str, default="1M"
+        In-memory X larger than this is mapped to a file before fitting.
+        ``None`` never maps in-memory X.
+    on_copy : {"warn", "raise", "ignore"}, default="warn"
+        What to do about each copy skmemmap makes or knows the estimator will
+        make: emit one :class:`~skmemmap.CopyWarning` per estimator class and
+        cause per process, raise :class:`~skmemmap.CopyError` (strict mode, for
+        test suites), or stay silent.
+    blas_threads : int, default=None
+        If set, limits BLAS and OpenMP threads to this number during fit and
+        predict (with threadpoolctl).
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The fitted clone of ``estimator``.
+    layout_ : Layout
+        The layout X was given in.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X is a DataFrame with string
+        column names.
+    classes_ : ndarray
+        The wrapped classifier's classes (classifiers only).
+
+    See Also
+    --------
+    layout_for : The layout an estimator reads without a copy.
+    memmap : Write X to a file once, in a given layout.
+
+    Examples
+    --------
+    >>> import numpy as np, skmemmap
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = skmemmap.memmap(rng.rand(100, 4).astype(np.float32), order="F")
+    >>> y = (X[:, 0] > 0.5).astype(int)
+    >>> model = skmemmap.MemmapEstimator(RandomForestClassifier(n_estimators=5,
+    ...                                                         random_state=0))
+    >>> model.fit(X, y).layout_.describe()
+    'float32 Fortran'
+    >>> model.predict(X[:3])
+    array([1, 0, 1])
+    """
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        layout="auto",
+        folder=None,
+        max_nbytes="1M",
+        on_copy="warn",
+        blas_threads=None,
+    ):
+        self.estimator = estimator
+        self.layout = layout
+        self.folder = folder
+        self.max_nbytes = max_nbytes
+        self.on_copy = on_copy
+        self.blas_threads = blas_threads
+
+    # -- parameters, tags, routing ---------------------------------------------
+    def _check_params(self):
+        if not (self.layout == "auto" or isinstance(self.layout, Layout)):
+            raise ValueError(
+                f"layout must be 'auto' or a skmemmap.Layout, got {self.layout!r}."
+            )
+        if self.on_copy not in _ON_COPY:
+            raise ValueError(
+                f"on_copy must be one of {_ON_COPY}, got {self.on_copy!r}."
+            )
+        if self.blas_threads is not None and (
+            not isinstance(self.blas_threads, (int, np.integer))
+            or isinstance(self.blas_threads, bool)
+            or self.blas_threads < 1
+        ):
+            raise ValueError(
+                "blas_threads must be None or a positive int, got "
+                f"{self.blas_threads!r}."
+            )
+        parse_nbytes(self.max_nbytes, "max_nbytes")
+
+    def _resolved_layout(self):
+        return layout_for(self.estimator) if self.layout == "auto" else self.layout
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.input_tags = inner.input_tags
+        tags.target_tags = inner.target_tags
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        tags.transformer_tags = inner.transformer_tags
+        tags.non_deterministic = inner.non_deterministic
+        return tags
+
+    def get_metadata_routing(self):
+        """Route metadata to the wrapped estimator's methods of the same name.
+
+        Returns
+        -------
+        routing : MetadataRouter
+        """
+        mapping = MethodMapping()
+        for method in (
+            "fit",
+            "partial_fit",
+            "predict",
+            "predict_proba",
+            "predict_log_proba",
+            "decision_function",
+            "score",
+            "transform",
+            "inverse_transform",
+        ):
+            mapping.add(caller=method, callee=method)
+        mapping.add(caller="fit_transform", callee="fit")
+        mapping.add(caller="fit_transform", callee="transform")
+        mapping.add(caller="fit_predict", callee="fit")
+        mapping.add(caller="fit_predict", callee="predict")
+        return MetadataRouter(owner=self).add(
+            estimator=self.estimator, method_mapping=mapping
+        )
+
+    def _route(self, method, params):
+        # score_samples is not a method scikit-learn's routing knows: its
+        # parameters pass straight through, as without routing.
+        if method != "score_samples" and sklearn.get_config().get(
+            "enable_metadata_routing", False
+        ):
+            return process_routing(self, method, **params).estimator
+        return None
+
+    # -- preparing X -----------------------------------------------------------
+    def _report(self, cause, what, nbytes, why, remedy):
+        name = type(self.estimator).__name__
+        if self.on_copy != "raise" and (name, cause) in _reported:
+            return
+        _reported.add((name, cause))
+        report_copy(what, nbytes, why, remedy, on_copy=self.on_copy)
+
+    def _threads(self):
+        if self.blas_threads is None:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=self.blas_threads)
+
+    def _prepare_fit(self, X):
+        """X in the target layout: a view of a file where possible."""
+        layout = self.layout_
+        if sparse.issparse(X) or (layout.keeps_input and not is_memmap_view(X)):
+            return X
+        if is_memmap_view(X):
+            return self._file_view(X, layout)
+        data = _numeric_2d(X)
+        if data is None:
+            return X  # not something we map: the estimator validates it itself
+        dtype, order = _resolve(layout, data)
+        max_nbytes = parse_nbytes(self.max_nbytes, "max_nbytes")
+        nbytes = data.shape[0] * data.shape[1] * dtype.itemsize
+        if max_nbytes is None or nbytes <= max_nbytes:
+            return X
+        name = type(self.estimator).__name__
+        src = (
+            "a DataFrame"
+            if _is_frame(data)
+            else layout_name(data.dtype, "F" if np.isfortran(data) else "C")
+        )
+        self._report(
+            "in-memory",
+            f"Wrote X {data.shape} to a {layout_name(dtype, order)} file for {name}",
+            nbytes,
+            f"X is {src} in memory, so every fit would copy it",
+            f"Map it once yourself with skmemmap.memmap(X, dtype='{dtype.name}', "
+            f"order='{order}') and pass that to the search",
+        )
+        mapped = memmap(data, dtype=dtype, order=order, folder=self.folder)
+        return self._file_view(mapped, layout)
+
+    def _file_view(self, X, layout):
+        dtype, order = layout.resolve(X)
+        if not has_layout(X, dtype, order):
+            name = type(self.estimator).__name__
+            src = layout_name(X.dtype, "F" if np.isfortran(X) else "C")
+            root = X._skm_file
+            if self.on_copy == "raise" and (
+                row_range(X) is None
+                or not os.path.exists(sibling_path(root, dtype, order))
+            ):
+                view, written = None, True  # strict: raise before copying anything
+            else:
+                view, written = in_layout(X, dtype, order)
+                if view is None:  # not a row range of its file: write the rows out
+                    view = memmap(X, dtype=dtype, order=order, folder=self.folder)
+                    written = True
+            if written:
+                self._report(
+                    f"convert-{src}",
+                    f"Converted {os.path.basename(root.path)} {root.shape} from {src} "
+                    f"to {layout_name(dtype, order)} once, into a file every fold, "
+                    f"candidate and worker reuses",
+                    int(np.prod(root.shape)) * dtype.itemsize,
+                    f"{name} reads {layout_name(dtype, order)} and X is {src}",
+                    f"Map X in this layout from the start: skmemmap.memmap(X, "
+                    f"dtype='{dtype.name}', order='{order}')",
+                )
+            X = view
+        if layout.writeable and not X.flags.writeable:
+            X = _copy_on_write(X)
+        return X
+
+    # -- fitting -----------------------------------------------------------------
+    def fit(self, X, y=None, **fit_params):
+        """Fit the wrapped estimator on X in its no-copy layout.
+
+        Parameters
+        ----------
+        X : array-like or MemmapArray of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Target values.
+        **fit_params : dict
+            Passed to the wrapped estimator's ``fit`` (routed when metadata
+            routing is enabled).
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_params()
+        routed = self._route("fit", fit_params)
+        if routed is not None:
+            fit_params = routed.fit
+        self._fit_start(X)
+        Xp = self._prepare_fit(X)
+        self.estimator_ = clone(self.estimator)
+        with self._threads():
+            self.estimator_.fit(Xp, y, **fit_params)
+        return self
+
+    def _fit_start(self, X):
+        self.layout_ = self._resolved_layout()
+        if _is_frame(X) or (hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2):
+            validate_data(self, X, reset=True, skip_check_array=True)
+        elif hasattr(self, "n_features_in_"):
+            del self.n_features_in_
+        factor, cause = own_copies(self.estimator)
+        if (factor and _numeric_2d(X) is not None) or (factor and is_memmap_view(X)):
+            nbytes = int(factor * X.shape[0] * X.shape[1] * 8)
+            self._report(
+                "own",
+                f"{type(self.estimator).__name__} makes its own copies of X during "
+                f"fit, about {factor:g}x X",
+                nbytes,
+                cause,
+                "No input layout avoids them; they are the estimator's own, "
+                "measured with skmemmap.audit",
+            )
+
+    @available_if(_estimator_has("partial_fit"))
+    def partial_fit(self, X, y=None, **partial_fit_params):
+        """Incrementally fit the wrapped estimator (created on the first call).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), default=None
+        **partial_fit_params : dict
+            Passed to the wrapped estimator's ``partial_fit``.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_params()
+        routed = self._route("partial_fit", partial_fit_params)
+        if routed is not None:
+            partial_fit_params = routed.partial_fit
+        first = not hasattr(self, "estimator_")
+        if first:
+            self._fit_start(X)
+            self.estimator_ = clone(self.estimator)
+        elif _is_frame(X) or getattr(X, "ndim", 0) == 2:
+            validate_data(self, X, reset=False, skip_check_array=True)
+        Xp = self._prepare_fit(X)
+        with self._threads():
+            self.estimator_.partial_fit(Xp, y, **partial_fit_params)
+        return self
+
+    @available_if(_estimator_has("fit_transform"))
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit on X in its no-copy layout, then return the transformed X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like, default=None
+        **fit_params : dict
+
+        Returns
+        -------
+        X_new : ndarray
+        """
+        self._check_params()
+        routed = self._route("fit_transform", fit_params)
+        if routed is not None:
+            fit_params = routed.fit
+        self._fit_start(X)
+        Xp = self._prepare_fit(X)
+        self.estimator_ = clone(self.estimator)
+        with self._threads():
+            return self.estimator_.fit_transform(Xp, y, **fit_params)
+
+    @available_if(_estimator_has("fit_predict"))
+    def fit_predict(self, X, y=None, **fit_params):
+        """Fit on X in its no-copy layout, then return predictions for X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like, default=None
+        **fit_params : dict
+
+        Returns
+        -------
+        y_pred : ndarray
+        """
+        self._check_params()
+        routed = self._route("fit_predict", fit_params)
+        if routed is not None:
+            fit_params = routed.fit
+        self._fit_start(X)
+        Xp = self._prepare_fit(X)
+        self.estimator_ = clone(self.estimator)
+        with self._threads():
+            return self.estimator_.fit_predict(Xp, y, **fit_params)
+
+    # -- predicting --------------------------------------------------------------
+    def _call(self, method, X, **params):
+        """``estimator_.method`` on X in its layout (in row blocks if converting)."""
+        check_is_fitted(self)
+        routed = self._route(method, params)
+        if routed is not None:
+            params = getattr(routed, method)
+        if _is_frame(X) or getattr(X, "ndim", 0) == 2:
+            validate_data(self, X, reset=False, skip_check_array=True)
+        func = getattr(self.estimator_, method)
+        layout = self.layout_
+        with self._threads():
+            if sparse.issparse(X) or layout.keeps_input:
+                return func(X, **params)
+            if is_memmap_view(X):
+                return func(
+                    self._file_view(X, Layout(layout.dtype, layout.order)), **params
+                )
+            data = _numeric_2d(X)
+            if data is None or (
+                _is_frame(data) and hasattr(self.estimator_, "feature_names_in_")
+            ):
+                return func(X, **params)
+            dtype, order = _resolve(layout, data)
+            if not _is_frame(data) and has_layout(data, dtype, order):
+                return func(data, **params)
+            return _in_blocks(func, data, dtype, order, params)
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X, **predict_params):
+        """Predict with the wrapped estimator, feeding X in its layout.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        **predict_params : dict
+
+        Returns
+        -------
+        y_pred : ndarray
+        """
+        return self._call("predict", X, **predict_params)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X, **params):
+        """Class probabilities from the wrapped estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        **params : dict
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self._call("predict_proba", X, **params)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X, **params):
+        """Log class probabilities from the wrapped estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        **params : dict
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self._call("predict_log_proba", X, **params)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X, **params):
+        """Decision function of the wrapped estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        **params : dict
+
+        Returns
+        -------
+        scores : ndarray
+        """
+        return self._call("decision_function", X, **params)
+
+    @available_if(_estimator_has("score_samples"))
+    def score_samples(self, X, **params):
+        """Per-sample scores of the wrapped estimator.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        **params : dict
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return self._call("score_samples", X, **params)
+
+    @available_if(_estimator_has("transform"))
+    def transform(self, X, **params):
+        """Transform X with the wrapped estimator, feeding X in its layout.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        **params : dict
+
+        Returns
+        -------
+        X_new : ndarray
+        """
+        return self._call("transform", X, **params)
+
+    @available_if(_estimator_has("inverse_transform"))
+    def inverse_transform(self, X, **params):
+        """Inverse transform with the wrapped estimator (X passed as is).
+
+        Parameters
+        ----------
+        X : array-like
+        **params : dict
+
+        Returns
+        -------
+        X_original : ndarray
+        """
+        check_is_fitted(self)
+        routed = self._route("inverse_transform", params)
+        if routed is not None:
+            params = routed.inverse_transform
+        with self._threads():
+            return self.estimator_.inverse_transform(X, **params)
+
+    @available_if(_estimator_has("score"))
+    def score(self, X, y=None, **params):
+        """Score of the wrapped estimator on X in its layout.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like, default=None
+        **params : dict
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        routed = self._route("score", params)
+        if routed is not None:
+            params = routed.score
+        if _is_frame(X) or getattr(X, "ndim", 0) == 2:
+            validate_data(self, X, reset=False, skip_check_array=True)
+        Xp = X
+        if is_memmap_view(X) and not self.layout_.keeps_input:
+            Xp = self._file_view(X, Layout(self.layout_.dtype, self.layout_.order))
+        with self._threads():
+            return self.estimator_.score(Xp, y, **params)
+
+    # -- pickling ----------------------------------------------------------------------
+    def __getstate__(self):
+        state = super().__getstate__()
+        # Layouts registered with register_layout live in this process's
+        # registry; they travel with the estimator so that worker processes
+        # resolve layout="auto" exactly as the parent does.
+        if _layout_registry:
+            state = {**state, "_skm_registry": dict(_layout_registry)}
+        return state
+
+    def __setstate__(self, state):
+        registry = state.pop("_skm_registry", None)
+        for cls, layout in (registry or {}).items():
+            _layout_registry.setdefault(cls, layout)
+        super().__setstate__(state)
+
+    # -- delegated attributes --------------------------------------------------------
+    @property
+    def classes_(self):
+        """Classes of the wrapped classifier."""
+        check_is_fitted(self)
+        return self.estimator_.classes_
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "estimator_")
+
+
+def _copy_on_write(X):
+    """The same view of X's file, mapped copy-on-write (writeable, file untouched)."""
+    mapped = X._skm_file
+    cow = open_file(
+        mapped.path, mode="c", cache_folder=mapped.cache_folder, family=mapped.family
+    )
+    cow.gather_nbytes = mapped.gather_nbytes
+    offset = X.__array_interface__["data"][0] - mapped.start
+    return cow.view(offset, X.shape, X.strides, X.dtype)
+
+
+def _in_blocks(func, X, dtype, order, params):
+    """``func`` applied to row blocks of X converted to dtype/order, concatenated.
+
+    Each converted block stays within scikit-learn's ``working_memory`` (MiB).
+    """
+    row_bytes = X.shape[1] * np.dtype(dtype).itemsize
+    budget = sklearn.get_config()["working_memory"] * 2**20
+    step = max(1, int(budget // max(1, row_bytes)))
+
+    def rows(start, stop):
+        block = (
+            X.iloc[start:stop].to_numpy(dtype=dtype) if _is_frame(X) else X[start:stop]
+        )
+        return np.asarray(block, dtype=dtype, order=order)
+
+    if step >= X.shape[0]:
+        return func(rows(0, X.shape[0]), **params)
+    parts = [
+        func(rows(start, start + step), **params)
+        for start in range(0, X.shape[0], step)
+    ]
+    if sparse.issparse(parts[0]):
+        return sparse.vstack(parts, format=parts[0].format)
+    if isinstance(parts[0], list):  # e.g. multi-output predict_proba
+        return [np.concatenate(p) for p in zip(*parts, strict=True)]
+    return np.concatenate(parts)

@@ -1,0 +1,341 @@
+"""ContiguousKFold: KFold's folds, and a plain word about what each one copies.
+
+Every test fold of a k-fold split is one block of rows. With 2 folds every
+training set is one block too, so a :class:`~skmemmap.MemmapArray` hands
+scikit-learn a view of its file for every fit and every predict. With k > 2
+folds the training sets of the middle folds are two blocks (the rows before
+and after the test fold), which no view can describe: those are copied. The
+splitter says so once, in the process that calls ``split``, before any fit
+starts in a worker where its warnings would be lost.
+"""
+
+import numbers
+import sys
+import warnings
+
+import numpy as np
+from sklearn.model_selection import BaseCrossValidator
+from sklearn.utils import indexable
+
+from skmemmap._array import is_memmap_view
+from skmemmap._copies import copy_message
+from skmemmap._utils import format_mb
+from skmemmap.exceptions import CopyWarning
+
+__all__ = ["ContiguousKFold"]
+
+# Top-level packages whose frames are skipped when choosing the line a
+# CopyWarning points at: split() is usually called from deep inside
+# GridSearchCV or cross_validate, and the useful line is the user's call.
+_LIBRARY_PACKAGES = frozenset({"skmemmap", "sklearn", "joblib"})
+
+
+def check_n_splits(n_splits, owner="ContiguousKFold"):
+    """Return ``n_splits`` as an int, or raise the error scikit-learn users expect."""
+    if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral):
+        raise ValueError(
+            f"The number of folds must be of Integral type. {n_splits!r} of type "
+            f"{type(n_splits).__name__} was passed. Pass an int, e.g. "
+            f"{owner}(n_splits=2)."
+        )
+    n_splits = int(n_splits)
+    if n_splits <= 1:
+        raise ValueError(
+            f"k-fold cross-validation requires at least one train/test split by "
+            f"setting n_splits=2 or more, got n_splits={n_splits}."
+        )
+    return n_splits
+
+
+def fold_sizes(n_samples, n_splits):
+    """KFold's fold sizes: the first ``n_samples % n_splits`` folds get one more row."""
+    sizes = np.full(n_splits, n_samples // n_splits, dtype=np.intp)
+    sizes[: n_samples % n_splits] += 1
+    return sizes
+
+
+class ContiguousKFold(BaseCrossValidator):
+    """K-fold cross-validator whose folds are consecutive blocks of rows.
+
+    The indices are exactly those of :class:`sklearn.model_selection.KFold`
+    with ``shuffle=False``: fold ``i`` tests the ``i``-th block of rows and
+    trains on the others. What this class adds is a default and a warning:
+
+    * ``n_splits=2`` by default, the only k for which every training *and*
+      test set is a single block of rows, so that slicing a
+      :class:`~skmemmap.MemmapArray` gives views of its file, never copies;
+    * :meth:`split` tells, in the calling process and before the first fit,
+      which folds will be copied and how many MB each copy costs.
+
+    Parameters
+    ----------
+    n_splits : int, default=2
+        Number of folds. Must be at least 2. Above 2, the training sets of
+        folds 1 to ``n_splits - 2`` (numbered from 0) are two blocks of rows
+        each, and are copied when sliced.
+
+    See Also
+    --------
+    sklearn.model_selection.KFold : The same folds, without the warnings.
+    shuffle : Permute the rows of X once on disk, so contiguous folds are
+        random samples (optionally stratified).
+    sklearn.model_selection.TimeSeriesSplit : Its training sets are prefixes
+        and its test sets blocks, so they are views of a MemmapArray too.
+
+    Notes
+    -----
+    The first ``n_samples % n_splits`` folds have size
+    ``n_samples // n_splits + 1``, other folds have size
+    ``n_samples // n_splits``, as in KFold.
+
+    **When 2 folds are enough.** With many rows, two halves give score
+    estimates whose spread is dominated by the data, not the split; and
+    each fit sees half the rows, which is cheaper too. More folds are worth
+    their cost when rows are scarce (each fit then needs as many rows as it
+    can get) or when the variance across folds is what you want to measure.
+
+    **What more folds cost.** With a MemmapArray, each middle training set
+    larger than the ``gather_nbytes`` setting (see
+    :func:`skmemmap.set_config`) is gathered once into a file that every
+    candidate and worker process reuses: ``n_splits - 2`` files of about
+    ``(1 - 1/n_splits)`` times X each, on disk. Smaller ones are copied in
+    memory for every candidate. X that is not a MemmapArray is copied for
+    every fold and candidate by scikit-learn's own indexing, in every worker.
+
+    **Ordered rows.** Contiguous folds of sorted or grouped data are not
+    random samples: permute the rows once with :func:`skmemmap.shuffle`
+    (one sequential rewrite; random gathers over a memory map are several
+    times slower than sequential reads).
+
+    **Silencing.** The warnings are :class:`~skmemmap.CopyWarning`, a
+    subclass of :class:`sklearn.exceptions.EfficiencyWarning`:
+    ``warnings.filterwarnings("ignore", category=skmemmap.CopyWarning)``
+    silences them, ``warnings.simplefilter("error", skmemmap.CopyWarning)``
+    turns them into errors. No warning is emitted for sparse or non-numeric
+    X, for which skmemmap has no remedy to offer.
+
+    Examples
+    --------
+    >>> import numpy as np, skmemmap
+    >>> X = skmemmap.memmap(np.array([[1, 2], [3, 4], [1, 2], [3, 4]]))
+    >>> y = np.array([1, 2, 3, 4])
+    >>> cv = skmemmap.ContiguousKFold(n_splits=2)
+    >>> cv.get_n_splits()
+    2
+    >>> print(cv)
+    ContiguousKFold(n_splits=2)
+    >>> for i, (train_index, test_index) in enumerate(cv.split(X, y)):
+    ...     print(f"Fold {i}:")
+    ...     print(f"  Train: index={train_index}")
+    ...     print(f"  Test:  index={test_index}")
+    Fold 0:
+      Train: index=[2 3]
+      Test:  index=[0 1]
+    Fold 1:
+      Train: index=[0 1]
+      Test:  index=[2 3]
+    >>> skmemmap.is_memmap_view(X[train_index])
+    True
+    """
+
+    def __init__(self, n_splits=2):
+        self.n_splits = check_n_splits(n_splits)
+
+    def split(self, X, y=None, groups=None):
+        """Generate indices to split data into training and test set.
+
+        Errors and warnings are raised when ``split`` is called, before the
+        first split is produced, in the calling process.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, where `n_samples` is the number of samples
+            and `n_features` is the number of features.
+
+        y : array-like of shape (n_samples,), default=None
+            The target variable for supervised learning problems.
+
+        groups : array-like of shape (n_samples,), default=None
+            Always ignored, exists for API compatibility.
+
+        Yields
+        ------
+        train : ndarray
+            The training set indices for that split.
+
+        test : ndarray
+            The testing set indices for that split.
+
+        Raises
+        ------
+        ValueError
+            If ``n_splits`` is greater than the number of samples.
+
+        Warns
+        -----
+        CopyWarning
+            If ``n_splits > 2`` (naming the folds whose training sets are
+            copied, and the MB of each), and if X is not a MemmapArray.
+        """
+        if groups is not None:
+            warnings.warn(
+                f"The groups parameter is ignored by {type(self).__name__}",
+                UserWarning,
+                stacklevel=2,
+            )
+        X, y, groups = indexable(X, y, groups)
+        n_samples = _n_samples(X)
+        if self.n_splits > n_samples:
+            raise ValueError(
+                f"Cannot have number of splits n_splits={self.n_splits} greater "
+                f"than the number of samples: n_samples={n_samples}."
+            )
+        self._warn_copies(X, n_samples)
+        return super().split(X, y, groups)
+
+    def _iter_test_indices(self, X=None, y=None, groups=None):
+        current = 0
+        for size in fold_sizes(_n_samples(X), self.n_splits):
+            yield np.arange(current, current + size)
+            current += size
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Return the number of splitting iterations in the cross-validator.
+
+        Parameters
+        ----------
+        X : object
+            Always ignored, exists for API compatibility.
+
+        y : object
+            Always ignored, exists for API compatibility.
+
+        groups : object
+            Always ignored, exists for API compatibility.
+
+        Returns
+        -------
+        n_splits : int
+            Returns the number of splitting iterations in the cross-validator.
+        """
+        return self.n_splits
+
+    def _warn_copies(self, X, n_samples):
+        row_nbytes = _row_nbytes(X)
+        if row_nbytes is None:  # sparse or non-numeric: nothing skmemmap can offer
+            return
+        is_mm = is_memmap_view(X)
+        if self.n_splits > 2:
+            self._warn_middle_folds(X, n_samples, row_nbytes, is_mm)
+        if not is_mm:
+            shape = getattr(X, "shape", (n_samples,))
+            _warn_at_user_code(
+                f"X ({type(X).__name__} of shape {tuple(shape)}, not a "
+                f"skmemmap.MemmapArray) will be copied for every fold, training and "
+                f"test rows together the size of X",
+                n_samples * row_nbytes,
+                "scikit-learn's indexing will copy every fold, once per candidate "
+                "and in every worker process, even when its rows are consecutive",
+                "Wrap X with skmemmap.memmap(X): it is written once to a file, and "
+                "contiguous folds then are views of that file in every process",
+            )
+
+    def _warn_middle_folds(self, X, n_samples, row_nbytes, is_mm):
+        sizes = fold_sizes(n_samples, self.n_splits)
+        middle = range(1, self.n_splits - 1)
+        costs = [(n_samples - int(sizes[i])) * row_nbytes for i in middle]
+        folds = _and_list(
+            [f"fold {i} ({format_mb(c)})" for i, c in zip(middle, costs, strict=True)]
+        )
+        k = self.n_splits
+        what = (
+            f"ContiguousKFold(n_splits={k}) cannot give views for the training "
+            f"set{'s' if k > 3 else ''} of {folds}, numbered from 0 as in "
+            f"cv_results_'s split<i> keys; {'they are' if k > 3 else 'it is'} "
+            f"copied, in total"
+        )
+        cause = (
+            "each of these training sets is two separate blocks of rows, before "
+            "and after its test fold, which cannot be one view of X"
+        )
+        threshold = X._skm_file.gather_nbytes if is_mm else None
+        if is_mm and threshold is not None and min(costs) > threshold:
+            cause += (
+                "; as X is a MemmapArray, each is gathered once into a file that "
+                "every candidate and worker process reuses (on disk, not in RAM)"
+            )
+        elif is_mm:
+            cause += (
+                f"; as X is a MemmapArray, copies up to gather_nbytes "
+                f"({format_mb(threshold or 0)}) are made in memory again for every "
+                f"candidate, and larger ones are gathered once into a file that "
+                f"every process reuses"
+            )
+        else:
+            cause += (
+                "; scikit-learn copies them again for every candidate (when X is "
+                "a MemmapArray, copies larger than gather_nbytes are gathered once "
+                "into a file that every process reuses instead)"
+            )
+        remedy = (
+            "Use ContiguousKFold(2), whose training and test sets are all single "
+            "blocks; if X's rows are ordered (by time, class or source), permute "
+            "them once on disk with skmemmap.shuffle(X, y) first, so that "
+            "contiguous folds are random samples"
+        )
+        _warn_at_user_code(what, sum(costs), cause, remedy)
+
+
+def _and_list(words):
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _n_samples(X):
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    return len(X)
+
+
+def _row_nbytes(X):
+    """Bytes of one row of X as numpy stores it, or None if skmemmap cannot map X."""
+    if hasattr(X, "tocsr") or hasattr(X, "sparse"):  # scipy / pandas sparse
+        return None
+    if hasattr(X, "iloc") and hasattr(X, "dtypes"):  # pandas DataFrame or Series
+        dtypes = [X.dtypes] if getattr(X, "ndim", 2) == 1 else list(X.dtypes)
+        try:
+            dtypes = [np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in dtypes]
+        except TypeError:
+            return None
+        if not dtypes or any(dt.kind not in "biuf" for dt in dtypes):
+            return None
+        return sum(dt.itemsize for dt in dtypes)
+    if hasattr(X, "dtype") and hasattr(X, "shape"):
+        dtype = np.dtype(X.dtype)
+        if dtype.kind not in "biuf":
+            return None
+        return int(np.prod(X.shape[1:], dtype=np.int64)) * dtype.itemsize
+    try:
+        first = np.asarray(X[0])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+    return first.nbytes if first.dtype.kind in "biuf" else None
+
+
+def _warn_at_user_code(what, nbytes, cause, remedy):
+    """Emit a CopyWarning pointing at the first frame outside the libraries.
+
+    Not ``report_copy``: that one stops at the first frame outside skmemmap,
+    which for a splitter is a line inside scikit-learn's search loop.
+    """
+    frame = sys._getframe(1)
+    stacklevel = 2  # warnings.warn(stacklevel=2) points at this function's caller
+    while frame.f_back is not None and (
+        frame.f_globals.get("__name__", "").partition(".")[0] in _LIBRARY_PACKAGES
+    ):
+        frame = frame.f_back
+        stacklevel += 1
+    warnings.warn(
+        copy_message(what, nbytes, cause, remedy), CopyWarning, stacklevel=stacklevel
+    )

@@ -1,0 +1,62 @@
+"""Estimators and functions that run inside joblib workers.
+
+They live in a module (not in a test file) so that loky workers can unpickle
+them by name: ``conftest.py`` puts this folder on ``sys.path`` and workers start
+with the parent's ``sys.path``.
+"""
+
+import json
+import os
+
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+import skmemmap
+
+
+def describe(x):
+    """What a worker received: ``(is a view of a file, file name, sum)``."""
+    return skmemmap.is_memmap_view(x), getattr(x, "filename", None), float(x.sum())
+
+
+class ViewSpy(ClassifierMixin, BaseEstimator):
+    """LogisticRegression that logs, as JSON lines, the X each fit/predict receives.
+
+    Each record: method, pid, ``is_memmap_view(X)``, ``X.flags.owndata``, the
+    file X is a view of (or None), and the number of rows.
+    """
+
+    def __init__(self, log=None, C=1.0):
+        self.log = log
+        self.C = C
+
+    def _record(self, X, method):
+        if self.log is None:
+            return
+        record = {
+            "method": method,
+            "pid": os.getpid(),
+            "is_view": skmemmap.is_memmap_view(X),
+            "owndata": bool(X.flags.owndata),
+            "filename": getattr(X, "filename", None),
+            "rows": len(X),
+        }
+        # One short write per record, in append mode: lines from concurrent
+        # workers do not interleave.
+        with open(self.log, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def fit(self, X, y):
+        self._record(X, "fit")
+        self.model_ = LogisticRegression(C=self.C).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        self._record(X, "predict")
+        return self.model_.predict(X)
+
+
+def read_log(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]

@@ -1,0 +1,416 @@
+"""MemmapEstimator: layouts, one conversion per file, no copies, sklearn behaviour."""
+
+import gc
+import hashlib
+import os
+import pickle
+import sys
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.decomposition import PCA
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+from sklearn.linear_model import Lasso, LogisticRegression, Ridge, SGDClassifier
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skmemmap
+from skmemmap import CopyError, CopyWarning, Layout, MemmapEstimator
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _spy_est import SpyRegressor, read_log
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """A fresh SKMEMMAP_FOLDER, and a clean slate of once-per-process reports."""
+    base = tmp_path / "skm"
+    base.mkdir()
+    monkeypatch.setenv("SKMEMMAP_FOLDER", str(base))
+    monkeypatch.setattr("skmemmap._estimator._reported", set())
+    return base
+
+
+@pytest.fixture
+def spy_layout():
+    skmemmap.register_layout(SpyRegressor, Layout(np.float32, "F"))
+    yield
+    skmemmap.register_layout(SpyRegressor, None)
+
+
+def _data(n=600, p=8, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, p))
+    y_clf = (X[:, 0] + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    y_reg = X @ rng.standard_normal(p) + 0.1 * rng.standard_normal(n)
+    return X, y_clf, y_reg
+
+
+def _files(folder, pattern):
+    return sorted(p for p in folder.rglob(pattern) if not p.name.endswith(".lock"))
+
+
+def _sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def _anon_bytes():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    pytest.skip("no RssAnon in /proc/self/status")
+
+
+DETERMINISTIC = [
+    (RandomForestClassifier(n_estimators=5, random_state=0), "clf"),
+    (ExtraTreesRegressor(n_estimators=5, random_state=0), "reg"),
+    (LogisticRegression(), "clf"),
+    (Ridge(), "reg"),
+    (Lasso(alpha=0.01), "reg"),
+    (SGDClassifier(random_state=0), "clf"),
+    (KNeighborsClassifier(), "clf"),
+    (StandardScaler(), "reg"),
+    (PCA(n_components=3), "reg"),
+    (make_pipeline(StandardScaler(), LogisticRegression()), "clf"),
+]
+
+
+def _outputs(est, X):
+    out = {}
+    for method in ("predict", "predict_proba", "decision_function", "transform"):
+        if hasattr(est, method):
+            out[method] = getattr(est, method)(X)
+    return out
+
+
+@pytest.mark.parametrize(
+    "est, target", DETERMINISTIC, ids=[type(e).__name__ for e, _ in DETERMINISTIC]
+)
+@pytest.mark.parametrize("source", ["memmap", "memmap_f32F", "in_memory_mapped"])
+def test_outputs_equal_direct_fit(folder, est, target, source):
+    X, y_clf, y_reg = _data()
+    y = y_clf if target == "clf" else y_reg
+    if source == "memmap":
+        X_in, X_ref, kwargs = skmemmap.memmap(X), X, {}
+    elif source == "memmap_f32F":
+        X_in = skmemmap.memmap(X, dtype=np.float32, order="F")
+        X_ref, kwargs = np.asarray(X_in), {}
+    else:
+        X_in, X_ref, kwargs = X, X, {"max_nbytes": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CopyWarning)
+        wrapped = MemmapEstimator(est, **kwargs).fit(X_in, y)
+        got = _outputs(wrapped, X_in)
+    # The same data in the same memory layout: results must be bit-identical
+    # (a different order changes BLAS summation order, hence the last bits).
+    dtype, order = skmemmap.layout_for(est).resolve(np.asarray(X_in))
+    X_ref = np.asarray(X_ref, dtype=dtype, order=order)
+    direct = sklearn.clone(est).fit(X_ref, y)
+    expected = _outputs(direct, X_ref)
+    assert got.keys() == expected.keys() and got
+    for method in expected:
+        np.testing.assert_array_equal(got[method], expected[method], err_msg=method)
+    if hasattr(direct, "score"):
+        assert wrapped.score(X_in, y) == direct.score(X_ref, y)
+
+
+def test_delegated_methods_exist_only_when_wrapped_has_them():
+    assert hasattr(MemmapEstimator(LogisticRegression()), "predict_proba")
+    assert not hasattr(MemmapEstimator(Ridge()), "predict_proba")
+    assert not hasattr(MemmapEstimator(Ridge()), "transform")
+    assert hasattr(MemmapEstimator(PCA()), "transform")
+    assert hasattr(MemmapEstimator(PCA()), "inverse_transform")
+    assert hasattr(MemmapEstimator(SGDClassifier()), "partial_fit")
+    assert not hasattr(MemmapEstimator(Ridge()), "partial_fit")
+    assert not hasattr(MemmapEstimator(LogisticRegression()), "classes_")
+
+
+def test_rf_converts_once_then_reuses_sibling(folder):
+    """Float64 X for a forest: one float32 sibling; later fits allocate no X."""
+    rng = np.random.RandomState(0)
+    X = skmemmap.memmap(rng.standard_normal((20_000, 250)))  # 40 MB float64
+    y = (np.asarray(X[:, 0]) > 0).astype(int)
+    model = MemmapEstimator(
+        RandomForestClassifier(n_estimators=2, max_depth=3, random_state=0)
+    )
+    with pytest.warns(CopyWarning, match=r"float64 C to float32 Fortran once"):
+        model.fit(X, y)
+    (sibling,) = _files(folder, "*.as-float32-F-*.npy")
+    inode = sibling.stat().st_ino
+    gc.collect()
+    anon_before = _anon_bytes()
+    tracemalloc.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CopyWarning)
+        for _ in range(2):
+            model.fit(X[: len(X) // 2], y[: len(X) // 2])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    anon_growth = _anon_bytes() - anon_before
+    x32_nbytes = X.size * 4
+    assert peak < 0.1 * x32_nbytes, peak
+    assert anon_growth < 0.25 * x32_nbytes, anon_growth
+    assert _files(folder, "*.as-float32-F-*.npy") == [sibling]
+    assert sibling.stat().st_ino == inode
+
+
+def test_logistic_regression_reads_float64_c_memmap_without_copy(folder):
+    rng = np.random.RandomState(0)
+    X = skmemmap.memmap(rng.standard_normal((20_000, 250)))  # 40 MB
+    y = (np.asarray(X[:, 0]) > 0).astype(int)
+    model = MemmapEstimator(LogisticRegression(max_iter=5))
+    gc.collect()
+    anon_before = _anon_bytes()
+    tracemalloc.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        warnings.simplefilter("error", CopyWarning)
+        model.fit(X, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 0.2 * X.nbytes, peak
+    assert _anon_bytes() - anon_before < 0.5 * X.nbytes
+    assert _files(folder, "*.as-*") == []
+
+
+def test_grid_search_writes_sibling_once_and_workers_read_views(
+    folder, tmp_path, spy_layout
+):
+    X, _, y = _data(4000, 10)
+    X_mm = skmemmap.memmap(X)
+    log = str(tmp_path / "log.jsonl")
+    search = GridSearchCV(
+        MemmapEstimator(SpyRegressor(log=log)),
+        {"estimator__alpha": [0.1, 1.0, 10.0, 100.0]},
+        cv=KFold(2),
+        n_jobs=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CopyWarning)
+        search.fit(X_mm, y)
+    records = read_log(log)
+    fits = [r for r in records if r["method"] == "fit"]
+    assert len(fits) == 4 * 2 + 1  # candidates x folds, plus the refit
+    assert {r["pid"] for r in records} - {os.getpid()}, "no fit ran in a worker"
+    (sibling,) = _files(folder, "*.as-float32-F-*.npy")
+    assert {r["file"] for r in records} == {str(sibling)}
+    # One file, never replaced: every process saw the same inode and mtime.
+    assert {(r["inode"], r["mtime"]) for r in records} == {
+        (sibling.stat().st_ino, sibling.stat().st_mtime_ns)
+    }
+    assert all(r["view"] and r["dtype"] == "float32" for r in records)
+    assert all(not r["owndata"] for r in records)
+    plain = GridSearchCV(
+        SpyRegressor(), {"alpha": [0.1, 1.0, 10.0, 100.0]}, cv=KFold(2)
+    ).fit(X.astype(np.float32).astype(np.float64), y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
+
+
+def test_writeable_layout_gets_copy_on_write_map(folder, tmp_path):
+    X, _, y = _data()
+    X_mm = skmemmap.memmap(X)
+    digest = _sha(X_mm.filename)
+    log = str(tmp_path / "log.jsonl")
+    skmemmap.register_layout(SpyRegressor, Layout(np.float64, "C", writeable=True))
+    try:
+        MemmapEstimator(SpyRegressor(log=log, write_x=True)).fit(X_mm, y)
+    finally:
+        skmemmap.register_layout(SpyRegressor, None)
+    (record,) = read_log(log)
+    assert record["writeable"] and record["view"] and record["file"] == X_mm.filename
+    assert _sha(X_mm.filename) == digest
+    np.testing.assert_array_equal(X_mm, X)
+
+
+def test_ridge_copy_x_false_on_memmap_leaves_file_unchanged(folder):
+    X, _, y = _data()
+    X_mm = skmemmap.memmap(X)
+    digest = _sha(X_mm.filename)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CopyWarning)
+        got = MemmapEstimator(Ridge(copy_X=False)).fit(X_mm, y).predict(X_mm)
+    assert _sha(X_mm.filename) == digest
+    np.testing.assert_allclose(got, Ridge().fit(X, y).predict(X))
+
+
+def test_copy_warning_once_per_class_and_cause(folder):
+    X, y, _ = _data()
+    X_mm = skmemmap.memmap(X)
+    model = MemmapEstimator(RandomForestClassifier(n_estimators=2, random_state=0))
+    with pytest.warns(CopyWarning) as record:
+        model.fit(X_mm, y)
+    messages = [str(w.message) for w in record if w.category is CopyWarning]
+    assert len(messages) == 1
+    assert (
+        "RandomForestClassifier reads float32 Fortran and X is float64 C"
+        in (messages[0])
+    )
+    assert "MB" in messages[0] and "skmemmap.memmap(X, dtype='float32'" in messages[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CopyWarning)
+        model.fit(X_mm, y)
+        model.fit(X_mm[:300], y[:300])
+
+
+def test_in_memory_x_warning_names_the_fix(folder):
+    X, y, _ = _data(2000, 100)
+    with pytest.warns(
+        CopyWarning,
+        match=r"X is float64 C in memory.*skmemmap\.memmap\(X, dtype='float32', "
+        r"order='F'\)",
+    ):
+        MemmapEstimator(RandomForestClassifier(n_estimators=2), max_nbytes="1K").fit(
+            X, y
+        )
+
+
+def test_own_copies_are_reported(folder):
+    X, _, y = _data()
+    with pytest.warns(
+        CopyWarning,
+        match=r"Ridge makes its own copies of X during "
+        r"fit, about 2x X",
+    ):
+        MemmapEstimator(Ridge()).fit(skmemmap.memmap(X), y)
+
+
+def test_on_copy_raise_and_ignore(folder):
+    X, y, _ = _data()
+    X_mm = skmemmap.memmap(X)
+    strict = MemmapEstimator(RandomForestClassifier(n_estimators=2), on_copy="raise")
+    with pytest.raises(CopyError, match="float32 Fortran"):
+        strict.fit(X_mm, y)
+    with pytest.raises(CopyError):  # not deduplicated: raises every time
+        strict.fit(X_mm, y)
+    assert _files(folder, "*.as-*") == []  # raised before converting anything
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CopyWarning)
+        MemmapEstimator(RandomForestClassifier(n_estimators=2), on_copy="ignore").fit(
+            X_mm, y
+        )
+    assert len(_files(folder, "*.as-float32-F-*.npy")) == 1
+    # The sibling exists now: fitting makes no copy, so strict mode passes.
+    strict.fit(X_mm, y)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"on_copy": "loud"}, "on_copy must be one of"),
+        ({"layout": "fast"}, "layout must be 'auto' or a skmemmap.Layout"),
+        ({"blas_threads": 0}, "blas_threads must be None or a positive int"),
+        ({"max_nbytes": "lots"}, "max_nbytes must be a non-negative int"),
+    ],
+)
+def test_bad_parameters_raise_in_fit(params, match):
+    X, y, _ = _data(50, 3)
+    model = MemmapEstimator(LogisticRegression(), **params)  # __init__ only stores
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y)
+
+
+def test_blas_threads_limits_thread_pools(folder, tmp_path):
+    import threadpoolctl
+
+    if not threadpoolctl.threadpool_info():
+        pytest.skip("no BLAS/OpenMP thread pool loaded")
+    X, _, y = _data()
+    log = str(tmp_path / "log.jsonl")
+    MemmapEstimator(SpyRegressor(log=log), blas_threads=1, layout=Layout()).fit(X, y)
+    (record,) = read_log(log)
+    assert record["blas_threads"] and set(record["blas_threads"]) == {1}
+
+
+def test_pickle_after_fit_holds_model_not_data(folder):
+    X, y, _ = _data(20_000, 50)  # 8 MB
+    X_mm = skmemmap.memmap(X)
+    model = MemmapEstimator(LogisticRegression()).fit(X_mm, y)
+    blob = pickle.dumps(model)
+    assert len(blob) < 50_000
+    restored = pickle.loads(blob)
+    np.testing.assert_array_equal(restored.predict(X_mm), model.predict(X_mm))
+
+
+def test_pipeline_step_and_cross_val_predict_parallel(folder):
+    X, y, _ = _data(2000, 6)
+    X_mm = skmemmap.memmap(X)
+    pipe = make_pipeline(MemmapEstimator(StandardScaler()), LogisticRegression())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CopyWarning)
+        got = cross_val_predict(pipe, X_mm, y, cv=KFold(2), n_jobs=2)
+    expected = cross_val_predict(
+        make_pipeline(StandardScaler(), LogisticRegression()), X, y, cv=KFold(2)
+    )
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_predict_in_blocks_within_working_memory(folder, tmp_path, spy_layout):
+    X, _, y = _data(6000, 100)  # 4.6 MB float64, the spy reads float32 F
+    log = str(tmp_path / "log.jsonl")
+    model = MemmapEstimator(SpyRegressor(log=log), max_nbytes=None).fit(X, y)
+    with sklearn.config_context(working_memory=1):
+        got = model.predict(X)
+    predicts = [r for r in read_log(log) if r["method"] == "predict"]
+    assert len(predicts) > 1
+    assert all(r["nbytes"] <= 2**20 and r["dtype"] == "float32" for r in predicts)
+    assert sum(r["rows"] for r in predicts) == len(X)
+    np.testing.assert_array_equal(got, model.estimator_.predict(X.astype(np.float32)))
+
+
+def test_sample_weight_passes_through_and_routes():
+    X, y, _ = _data()
+    w = np.random.RandomState(1).uniform(0.1, 2, len(y))
+    expected = LogisticRegression().fit(X, y, sample_weight=w).coef_
+    got = MemmapEstimator(LogisticRegression()).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(got.estimator_.coef_, expected)
+    with sklearn.config_context(enable_metadata_routing=True):
+        inner = LogisticRegression().set_fit_request(sample_weight=True)
+        routed = MemmapEstimator(inner).fit(X, y, sample_weight=w)
+        np.testing.assert_allclose(routed.estimator_.coef_, expected)
+        unrequested = MemmapEstimator(LogisticRegression())
+        with pytest.raises(ValueError, match="sample_weight"):
+            unrequested.fit(X, y, sample_weight=w)
+
+
+def test_dataframe_feature_names(folder):
+    pd = pytest.importorskip("pandas")
+    X, y, _ = _data(300, 4)
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CopyWarning)
+        model = MemmapEstimator(LogisticRegression(), max_nbytes=0).fit(df, y)
+    assert list(model.feature_names_in_) == ["a", "b", "c", "d"]
+    assert model.n_features_in_ == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fitted without feature names" warning
+        np.testing.assert_array_equal(
+            model.predict(df), LogisticRegression().fit(X, y).predict(X)
+        )
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.predict(df[["d", "c", "b", "a"]])
+
+
+def test_grid_search_over_wrapped_params_in_parallel(folder):
+    X, y, _ = _data(1000, 5)
+    X_mm = skmemmap.memmap(X)
+    grid = {"estimator__C": [0.01, 1.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CopyWarning)
+        search = GridSearchCV(
+            MemmapEstimator(LogisticRegression()), grid, cv=KFold(2), n_jobs=2
+        ).fit(X_mm, y)
+    plain = GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, cv=KFold(2)).fit(
+        X, y
+    )
+    np.testing.assert_array_equal(
+        search.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
+    assert search.best_estimator_.estimator_.C == plain.best_estimator_.C
