@@ -29,11 +29,17 @@ class ViewSpy(ClassifierMixin, BaseEstimator):
 
     def _record(self, X, method):
         with open(self.log, "a") as f:
-            kind = "view of " + os.path.basename(X.filename) if (
-                skmemmap.is_memmap_view(X)
-            ) else f"in-memory array ({X.nbytes / 2**20:.1f} MB)"
-            f.write(json.dumps({"pid": os.getpid(), "method": method,
-                                "rows": len(X), "kind": kind}) + "\n")
+            kind = (
+                "view of " + os.path.basename(X.filename)
+                if (skmemmap.is_memmap_view(X))
+                else f"in-memory array ({X.nbytes / 2**20:.1f} MB)"
+            )
+            f.write(
+                json.dumps(
+                    {"pid": os.getpid(), "method": method, "rows": len(X), "kind": kind}
+                )
+                + "\n"
+            )
 
     def fit(self, X, y):
         self._record(X, "fit")
@@ -47,7 +53,8 @@ class ViewSpy(ClassifierMixin, BaseEstimator):
 
 
 def run(X, y, label):
-    log = tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False).name
+    fd, log = tempfile.mkstemp(suffix=".jsonl")
+    os.close(fd)
     search = GridSearchCV(ViewSpy(log=log), {"C": [0.1, 1.0]}, cv=KFold(2), n_jobs=2)
     search.fit(X, y)
     print(f"\n{label}: mean test scores {search.cv_results_['mean_test_score']}")
@@ -55,7 +62,10 @@ def run(X, y, label):
         records = [json.loads(line) for line in f]
     os.unlink(log)
     for r in records:
-        print(f"  process {r['pid']:>7}  {r['method']:<8} {r['rows']:>6} rows: {r['kind']}")
+        print(
+            f"  process {r['pid']:>7}  {r['method']:<8} {r['rows']:>6} rows: "
+            f"{r['kind']}"
+        )
     return search
 
 
@@ -65,6 +75,7 @@ if __name__ == "__main__":
     y = (X[:, 0] + 0.5 * rng.standard_normal(20_000) > 0).astype(int)
     plain = run(X, y, "In-memory X: every fold is a fancy-indexed copy")
     mapped = run(skmemmap.memmap(X), y, "skmemmap.memmap(X)")
-    same = np.allclose(plain.cv_results_["mean_test_score"],
-                       mapped.cv_results_["mean_test_score"])
+    same = np.allclose(
+        plain.cv_results_["mean_test_score"], mapped.cv_results_["mean_test_score"]
+    )
     print(f"\nSame scores with and without skmemmap: {same}")

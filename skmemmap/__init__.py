@@ -5,9 +5,11 @@ views of that file in every worker process.
 """
 
 from skmemmap._array import MemmapArray, is_memmap_view, load, memmap
+from skmemmap._audit import AuditResult, audit
 from skmemmap._config import config_context, get_config, set_config
 from skmemmap._estimator import MemmapEstimator
 from skmemmap._layout import Layout, layout_for, own_copies, register_layout
+from skmemmap._monitor import MemoryMonitor
 from skmemmap._shuffle import shuffle
 from skmemmap._split import ContiguousKFold
 from skmemmap.exceptions import (
@@ -21,6 +23,7 @@ from skmemmap.exceptions import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AuditResult",
     "ContiguousKFold",
     "CopyError",
     "CopyWarning",
@@ -29,8 +32,10 @@ __all__ = [
     "LayoutWarning",
     "MemmapArray",
     "MemmapEstimator",
+    "MemoryMonitor",
     "NotEnoughDiskSpaceError",
     "__version__",
+    "audit",
     "config_context",
     "get_config",
     "is_memmap_view",

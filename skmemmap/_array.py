@@ -10,6 +10,7 @@ Three rules make it useful inside scikit-learn:
   a plain :class:`numpy.ndarray`.
 """
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -86,8 +87,17 @@ class _MappedFile:
     owns the cache folder.
     """
 
-    def __init__(self, path, *, mode="r", cache_folder, family=None, owned=False,
-                 cleanup_family=False, expect=None):
+    def __init__(
+        self,
+        path,
+        *,
+        mode="r",
+        cache_folder,
+        family=None,
+        owned=False,
+        cleanup_family=False,
+        expect=None,
+    ):
         path = os.fspath(path)
         try:
             st = os.stat(path)
@@ -125,12 +135,17 @@ class _MappedFile:
                 f"(or the file was modified since). Refusing to read the wrong bytes."
             )
         _check_shape(shape, what=repr(path))
-        self.shape, self.dtype, self.fortran, self.offset = shape, dtype, fortran, offset
+        self.shape, self.dtype = shape, dtype
+        self.fortran, self.offset = fortran, offset
         self.mode = mode
         self.cache_folder = os.fspath(cache_folder) if cache_folder else None
         self.family = family or self.key
         self.array = np.memmap(
-            path, dtype=dtype, mode=mode, offset=offset, shape=shape,
+            path,
+            dtype=dtype,
+            mode=mode,
+            offset=offset,
+            shape=shape,
             order="F" if fortran else "C",
         )
         self._bytes = self.array.reshape(-1, order="A").view(np.uint8)
@@ -141,8 +156,12 @@ class _MappedFile:
         self._gather_override = None
         self.parent = None  # the file this one was derived from (kept alive)
         weakref.finalize(
-            self, _release, path if owned else None, self.cache_folder,
-            self.family if cleanup_family else None, os.getpid(),
+            self,
+            _release,
+            path if owned else None,
+            self.cache_folder,
+            self.family if cleanup_family else None,
+            os.getpid(),
         )
 
     @property
@@ -170,20 +189,25 @@ class _MappedFile:
     def ref(self):
         """What a pickle of a view of this file carries, instead of its data."""
         return {
-            "path": self.path, "key": self.key, "shape": self.shape,
-            "dtype": self.dtype.str, "fortran": self.fortran, "offset": self.offset,
-            "mode": self.mode, "cache_folder": self.cache_folder,
-            "family": self.family, "gather_nbytes": self.gather_nbytes,
+            "path": self.path,
+            "key": self.key,
+            "shape": self.shape,
+            "dtype": self.dtype.str,
+            "fortran": self.fortran,
+            "offset": self.offset,
+            "mode": self.mode,
+            "cache_folder": self.cache_folder,
+            "family": self.family,
+            "gather_nbytes": self.gather_nbytes,
             "pid": os.getpid(),
         }
 
     def view(self, byte_offset, shape, strides, dtype):
         """A MemmapArray over this file's bytes with the given geometry."""
         dtype = np.dtype(dtype)
-        lo = byte_offset + sum((n - 1) * s for n, s in zip(shape, strides) if s < 0)
-        hi = byte_offset + dtype.itemsize + sum(
-            (n - 1) * s for n, s in zip(shape, strides) if s > 0
-        )
+        extents = [(n - 1) * s for n, s in zip(shape, strides, strict=True)]
+        lo = byte_offset + sum(e for e in extents if e < 0)
+        hi = byte_offset + dtype.itemsize + sum(e for e in extents if e > 0)
         if lo < 0 or hi > self.nbytes or 0 in shape:
             raise FileMismatchError(
                 f"A view of {self.path!r} (byte offset {byte_offset}, shape {shape}) "
@@ -208,10 +232,8 @@ def _release(owned_path, cache_folder, family, pid):
     if os.getpid() != pid:  # a forked child never removes its parent's files
         return
     if owned_path is not None:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(owned_path)
-        except OSError:
-            pass
     if family is not None and cache_folder and _owns_folder(cache_folder, pid):
         try:
             entries = list(os.scandir(cache_folder))
@@ -219,18 +241,24 @@ def _release(owned_path, cache_folder, family, pid):
             return
         for entry in entries:
             if entry.name.startswith(f"{family}."):
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(entry.path)
-                except OSError:
-                    pass
 
 
 def _owns_folder(folder, pid):
     return os.path.basename(folder).startswith(f"skmemmap-{pid}-")
 
 
-def open_file(path, *, mode="r", cache_folder, family=None, owned=False,
-              cleanup_family=False, expect=None):
+def open_file(
+    path,
+    *,
+    mode="r",
+    cache_folder,
+    family=None,
+    owned=False,
+    cleanup_family=False,
+    expect=None,
+):
     """Open (or reuse) the mapping of a ``.npy`` file in this process.
 
     ``owned``: delete the file when the mapping is released. ``cleanup_family``:
@@ -241,15 +269,21 @@ def open_file(path, *, mode="r", cache_folder, family=None, owned=False,
     if expect is not None:
         key = expect["key"]
     else:
-        try:
+        # A missing file: _MappedFile raises the explanatory error.
+        with contextlib.suppress(FileNotFoundError):
             key = _file_key(path, os.stat(path))
-        except FileNotFoundError:
-            pass  # _MappedFile raises the explanatory error
     cached = _open_files.get((key, mode)) if key else None
     if cached is not None and cached.path == os.fspath(path):
         return cached
-    mapped = _MappedFile(path, mode=mode, cache_folder=cache_folder, family=family,
-                         owned=owned, cleanup_family=cleanup_family, expect=expect)
+    mapped = _MappedFile(
+        path,
+        mode=mode,
+        cache_folder=cache_folder,
+        family=family,
+        owned=owned,
+        cleanup_family=cleanup_family,
+        expect=expect,
+    )
     _open_files[(mapped.key, mode)] = mapped
     return mapped
 
@@ -257,8 +291,11 @@ def open_file(path, *, mode="r", cache_folder, family=None, owned=False,
 def _rebuild(ref, byte_offset, shape, strides, dtype):
     """Unpickle a MemmapArray: map the same file here and take the same view."""
     mapped = open_file(
-        ref["path"], mode=ref["mode"], cache_folder=ref["cache_folder"],
-        family=ref["family"], expect=ref,
+        ref["path"],
+        mode=ref["mode"],
+        cache_folder=ref["cache_folder"],
+        family=ref["family"],
+        expect=ref,
     )
     if ref.get("pid") != os.getpid():  # in the sender, its own setting applies
         mapped.gather_nbytes = ref["gather_nbytes"]
@@ -349,7 +386,8 @@ class MemmapArray(np.ndarray):
 
     def __array_finalize__(self, obj):
         mapped = getattr(obj, "_skm_file", None)
-        self._skm_file = mapped if mapped is not None and mapped.contains(self) else None
+        inside = mapped is not None and mapped.contains(self)
+        self._skm_file = mapped if inside else None
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         inputs = tuple(_plain(x) for x in inputs)
@@ -426,7 +464,8 @@ class MemmapArray(np.ndarray):
                 report_copy(
                     f"Gathered {shape[0]} of {self.shape[0]} rows (shape {shape}) "
                     f"into a file that every process reuses",
-                    nbytes, f"the selection {why}, so it cannot be a view",
+                    nbytes,
+                    f"the selection {why}, so it cannot be a view",
                     "Contiguous folds (skmemmap.ContiguousKFold(2), or a shuffle "
                     "done once with skmemmap.shuffle) avoid it",
                 )
@@ -434,7 +473,8 @@ class MemmapArray(np.ndarray):
         result = super().__getitem__((idx, *rest))
         report_copy(
             f"Copied {shape[0]} of {self.shape[0]} rows (shape {shape}) in memory",
-            nbytes, f"the selection {why}, so it cannot be a view",
+            nbytes,
+            f"the selection {why}, so it cannot be a view",
             "Select one contiguous, ascending run of rows to get a view (for CV: "
             "skmemmap.ContiguousKFold(2))",
         )
@@ -455,12 +495,45 @@ def _demoting(name):
 # plain ndarray unless they are still views of the file (reshape, ravel,
 # transpose of a contiguous array, for example, stay MemmapArray).
 for _name in (
-    "__copy__", "__deepcopy__", "all", "any", "argmax", "argmin", "argpartition",
-    "argsort", "astype", "byteswap", "choose", "clip", "compress", "conj",
-    "conjugate", "copy", "cumprod", "cumsum", "diagonal", "dot", "flatten", "max",
-    "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round",
-    "searchsorted", "squeeze", "std", "sum", "swapaxes", "take", "trace",
-    "transpose", "var",
+    "__copy__",
+    "__deepcopy__",
+    "all",
+    "any",
+    "argmax",
+    "argmin",
+    "argpartition",
+    "argsort",
+    "astype",
+    "byteswap",
+    "choose",
+    "clip",
+    "compress",
+    "conj",
+    "conjugate",
+    "copy",
+    "cumprod",
+    "cumsum",
+    "diagonal",
+    "dot",
+    "flatten",
+    "max",
+    "mean",
+    "min",
+    "nonzero",
+    "prod",
+    "ravel",
+    "repeat",
+    "reshape",
+    "round",
+    "searchsorted",
+    "squeeze",
+    "std",
+    "sum",
+    "swapaxes",
+    "take",
+    "trace",
+    "transpose",
+    "var",
 ):
     setattr(MemmapArray, _name, _demoting(_name))
 
@@ -478,21 +551,24 @@ _ROW_KEY_REST = (Ellipsis, slice(None))
 
 
 def _split_row_key(key):
-    """``(rows, rest)`` if ``key`` selects rows with an index array, else ``(None, None)``.
+    """``(rows, rest)`` if ``key`` selects rows by index array, else ``(None, None)``.
 
     ``rest`` holds the trailing ``...`` or ``:`` of keys such as ``X[idx, ...]``.
     """
     rest = ()
     if isinstance(key, tuple):
         if not key or not all(
-            k is Ellipsis or (isinstance(k, slice) and k == slice(None)) for k in key[1:]
+            k is Ellipsis or (isinstance(k, slice) and k == slice(None))
+            for k in key[1:]
         ):
             return None, None
         key, rest = key[0], key[1:]
     if isinstance(key, (list, np.ndarray)):
         rows = np.asarray(key)
         if rows.dtype == bool or (rows.dtype.kind in "iu"):
-            return rows.astype(np.intp, copy=False) if rows.dtype != bool else rows, rest
+            if rows.dtype != bool:
+                rows = rows.astype(np.intp, copy=False)
+            return rows, rest
         if rows.size == 0:
             return np.empty(0, dtype=np.intp), rest
     return None, None
@@ -506,8 +582,15 @@ def _gather(view, idx):
     fortran = view.ndim > 1 and abs(view.strides[0]) < abs(view.strides[1])
     order = "F" if fortran else "C"
     byte_offset = view.__array_interface__["data"][0] - mapped.start
-    name = _short_hash(mapped.key, byte_offset, view.shape, view.strides,
-                       view.dtype.str, order, idx.tobytes())
+    name = _short_hash(
+        mapped.key,
+        byte_offset,
+        view.shape,
+        view.strides,
+        view.dtype.str,
+        order,
+        idx.tobytes(),
+    )
     path = os.path.join(mapped.cache_folder, f"{mapped.family}.gather-{name}.npy")
     shape = (idx.size, *view.shape[1:])
     plain = view.view(np.ndarray)
@@ -516,6 +599,7 @@ def _gather(view, idx):
         return plain[idx[rows]] if cols is None else plain[idx[rows]][:, cols]
 
     if order == "F":
+
         def get_block(rows, cols):
             return plain[:, cols][idx]
 
@@ -528,7 +612,8 @@ def _gather(view, idx):
 
 def _write_npy_once(path, get_block, shape, dtype, order, src_itemsize=0):
     header = header_bytes(shape, dtype, order)
-    nbytes = len(header) + int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    n_items = int(np.prod(shape, dtype=np.int64))
+    nbytes = len(header) + n_items * np.dtype(dtype).itemsize
 
     def write(f):
         f.write(header)
@@ -538,9 +623,10 @@ def _write_npy_once(path, get_block, shape, dtype, order, src_itemsize=0):
 
 
 def _write_new_npy(folder, get_block, shape, dtype, order, src_itemsize=0):
-    """Write a new file in ``folder`` under a fresh unpredictable name; return its path."""
+    """Write a new file in ``folder`` under an unpredictable name; return its path."""
     header = header_bytes(shape, dtype, order)
-    nbytes = len(header) + int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    n_items = int(np.prod(shape, dtype=np.int64))
+    nbytes = len(header) + n_items * np.dtype(dtype).itemsize
     path = os.path.join(folder, f"{secrets.token_hex(8)}.npy")
     with atomic_write(path, nbytes) as f:
         f.write(header)
@@ -554,7 +640,8 @@ def row_range(X):
     mapped = X._skm_file
     root = mapped.array
     if (
-        X.dtype != root.dtype or X.shape[1:] != root.shape[1:]
+        X.dtype != root.dtype
+        or X.shape[1:] != root.shape[1:]
         or X.strides != root.strides
     ):
         return None
@@ -599,8 +686,9 @@ def sibling(mapped, dtype, order):
     def get_block(rows, cols):
         return src[rows] if cols is None else src[rows, cols]
 
-    written = _write_npy_once(path, get_block, mapped.shape, dtype, order,
-                              src_itemsize=mapped.dtype.itemsize)
+    written = _write_npy_once(
+        path, get_block, mapped.shape, dtype, order, src_itemsize=mapped.dtype.itemsize
+    )
     out = open_file(path, cache_folder=mapped.cache_folder, family=mapped.family)
     out._gather_override = mapped._gather_override
     out.parent = mapped  # the root's release deletes this file: keep it alive
@@ -703,7 +791,7 @@ def memmap(X, *, dtype=None, order=None, folder=None):
             return view
     if hasattr(X, "iloc") and hasattr(X, "dtypes"):  # pandas DataFrame / Series
         return _memmap_frame(X, dtype=dtype, order=order, folder=folder)
-    if (not hasattr(X, "__array_interface__") and not hasattr(X, "__array__")) or not isinstance(X, np.ndarray):
+    if not isinstance(X, np.ndarray):
         X = np.asarray(X)
     dtype = _check_dtype(X.dtype if dtype is None else dtype)
     _check_shape(X.shape)
@@ -717,17 +805,21 @@ def memmap(X, *, dtype=None, order=None, folder=None):
     def get_block(rows, cols):
         return src[rows] if cols is None else src[rows, cols]
 
-    path = _write_new_npy(cache_folder, get_block, X.shape, dtype, order,
-                          src_itemsize=X.dtype.itemsize)
-    return open_file(path, cache_folder=cache_folder, owned=True,
-                     cleanup_family=True).full()
+    path = _write_new_npy(
+        cache_folder, get_block, X.shape, dtype, order, src_itemsize=X.dtype.itemsize
+    )
+    return open_file(
+        path, cache_folder=cache_folder, owned=True, cleanup_family=True
+    ).full()
 
 
 def _memmap_frame(df, *, dtype, order, folder):
+    shape = df.shape  # a Series stays 1-D, as np.asarray(series) is
     if df.ndim == 1:
         df = df.to_frame()
     bad = [
-        str(name) for name, dt in df.dtypes.items()
+        str(name)
+        for name, dt in df.dtypes.items()
         if getattr(dt, "kind", "O") not in "biuf"
     ]
     if bad:
@@ -742,16 +834,20 @@ def _memmap_frame(df, *, dtype, order, folder):
     dtype = _check_dtype(src_dtype if dtype is None else dtype)
     order = order or "F"  # a DataFrame stores columns: F is its natural order
     order = _resolve_order(order, None)
-    _check_shape(df.shape)
+    _check_shape(shape)
     cache_folder = session_folder(folder)
 
     def get_block(rows, cols):
-        return df.iloc[rows, cols].to_numpy(dtype=dtype)
+        block = df.iloc[rows, slice(None) if cols is None else cols]
+        block = block.to_numpy(dtype=dtype)
+        return block.reshape(-1) if len(shape) == 1 else block
 
-    path = _write_new_npy(cache_folder, get_block, df.shape, dtype, order,
-                          src_itemsize=src_dtype.itemsize)
-    return open_file(path, cache_folder=cache_folder, owned=True,
-                     cleanup_family=True).full()
+    path = _write_new_npy(
+        cache_folder, get_block, shape, dtype, order, src_itemsize=src_dtype.itemsize
+    )
+    return open_file(
+        path, cache_folder=cache_folder, owned=True, cleanup_family=True
+    ).full()
 
 
 def load(path, *, dtype=None, order=None, folder=None):
@@ -791,8 +887,9 @@ def load(path, *, dtype=None, order=None, folder=None):
     """
     cache_folder = session_folder(folder)
     if isinstance(path, (list, tuple)):
-        return _load_chunks(list(path), dtype=dtype, order=order,
-                            cache_folder=cache_folder)
+        return _load_chunks(
+            list(path), dtype=dtype, order=order, cache_folder=cache_folder
+        )
     path = _existing_npy(path)
     X = open_file(path, cache_folder=cache_folder, cleanup_family=True).full()
     if dtype is None and order is None:
@@ -821,18 +918,22 @@ def _load_chunks(paths, *, dtype, order, cache_folder):
     dtypes = [h[2] for h in headers]
     trailing = {s[1:] for s in shapes}
     if len({len(s) for s in shapes}) > 1 or len(trailing) > 1:
-        detail = ", ".join(f"{os.path.basename(p)}: {s}" for p, s in zip(paths, shapes))
+        detail = ", ".join(
+            f"{os.path.basename(p)}: {s}" for p, s in zip(paths, shapes, strict=True)
+        )
         raise ValueError(
             f"The chunk files disagree on their number of columns ({detail}); all "
             f"chunks must have the same shape apart from their number of rows."
         )
     if dtype is None and len(set(dtypes)) > 1:
-        detail = ", ".join(f"{os.path.basename(p)}: {d}" for p, d in zip(paths, dtypes))
+        detail = ", ".join(
+            f"{os.path.basename(p)}: {d}" for p, d in zip(paths, dtypes, strict=True)
+        )
         raise ValueError(
             f"The chunk files disagree on dtype ({detail}). Pass dtype= to convert "
             f"them all to one dtype."
         )
-    for p, d in zip(paths, dtypes):
+    for p, d in zip(paths, dtypes, strict=True):
         _check_dtype(d, what=repr(p))
     dtype = _check_dtype(dtypes[0] if dtype is None else dtype)
     order = order or "C"
@@ -845,7 +946,7 @@ def _load_chunks(paths, *, dtype, order, cache_folder):
     def get_block(rows, cols):
         start, stop, _ = rows.indices(shape[0])
         parts = []
-        for chunk, lo, hi in zip(chunks, bounds[:-1], bounds[1:]):
+        for chunk, lo, hi in zip(chunks, bounds[:-1], bounds[1:], strict=True):
             a, b = max(start, lo), min(stop, hi)
             if a < b:
                 part = chunk[a - lo : b - lo]
@@ -854,10 +955,17 @@ def _load_chunks(paths, *, dtype, order, cache_folder):
 
     stats = [os.stat(p) for p in paths]
     name = _short_hash(
-        [_file_key(p, st) for p, st in zip(paths, stats)], dtype.str, order
+        [_file_key(p, st) for p, st in zip(paths, stats, strict=True)], dtype.str, order
     )
     target = os.path.join(cache_folder, f"chunks-{name}.npy")
-    _write_npy_once(target, get_block, shape, dtype, order,
-                    src_itemsize=max(d.itemsize for d in dtypes))
-    return open_file(target, cache_folder=cache_folder, owned=True,
-                     cleanup_family=True).full()
+    _write_npy_once(
+        target,
+        get_block,
+        shape,
+        dtype,
+        order,
+        src_itemsize=max(d.itemsize for d in dtypes),
+    )
+    return open_file(
+        target, cache_folder=cache_folder, owned=True, cleanup_family=True
+    ).full()

@@ -3,6 +3,10 @@
 The settings that matter in worker processes (``gather_nbytes``) travel with
 every pickled :class:`~skmemmap.MemmapArray`, so a value set in the parent
 process applies to the folds sliced inside loky or dask workers too.
+
+Unlike scikit-learn's, these settings are process-wide, not per thread:
+joblib pickles tasks in a background thread (loky's queue feeder), which must
+see the value the user set in the main thread.
 """
 
 import contextlib
@@ -15,13 +19,7 @@ from skmemmap._utils import parse_nbytes
 _DEFAULT_GATHER_NBYTES = 2**20
 
 _global_config = {"gather_nbytes": _DEFAULT_GATHER_NBYTES}
-_local = threading.local()
-
-
-def _get_threadlocal_config():
-    if not hasattr(_local, "config"):
-        _local.config = _global_config.copy()
-    return _local.config
+_lock = threading.Lock()
 
 
 def get_config():
@@ -41,11 +39,12 @@ def get_config():
     >>> skmemmap.get_config()["gather_nbytes"]
     1048576
     """
-    return _get_threadlocal_config().copy()
+    with _lock:
+        return _global_config.copy()
 
 
 def set_config(gather_nbytes=None):
-    """Set skmemmap settings for the current thread.
+    """Set skmemmap settings (for the whole process).
 
     Parameters
     ----------
@@ -62,9 +61,10 @@ def set_config(gather_nbytes=None):
     4194304
     >>> skmemmap.set_config(gather_nbytes="1M")
     """
-    config = _get_threadlocal_config()
     if gather_nbytes is not None:
-        config["gather_nbytes"] = parse_nbytes(gather_nbytes, "gather_nbytes")
+        value = parse_nbytes(gather_nbytes, "gather_nbytes")
+        with _lock:
+            _global_config["gather_nbytes"] = value
 
 
 @contextlib.contextmanager
@@ -88,4 +88,5 @@ def config_context(*, gather_nbytes=None):
     try:
         yield
     finally:
-        _get_threadlocal_config().update(old)
+        with _lock:
+            _global_config.update(old)

@@ -640,7 +640,7 @@ def _copy_on_write(X):
     cow = open_file(
         mapped.path, mode="c", cache_folder=mapped.cache_folder, family=mapped.family
     )
-    cow.gather_nbytes = mapped.gather_nbytes
+    cow._gather_override = mapped._gather_override
     offset = X.__array_interface__["data"][0] - mapped.start
     return cow.view(offset, X.shape, X.strides, X.dtype)
 

@@ -76,7 +76,7 @@ class _SessionFolder:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, f"{os.getpid()}\n".encode())
         final = os.path.join(
-            base, f"{_PREFIX}{os.getpid()}-{os.path.basename(tmp)[len(_INIT_PREFIX):]}"
+            base, f"{_PREFIX}{os.getpid()}-{os.path.basename(tmp)[len(_INIT_PREFIX) :]}"
         )
         os.rename(tmp, final)
         self.path = Path(final)

@@ -294,9 +294,9 @@ def layout_for(estimator):
     >>> layout_for(RandomForestClassifier()).describe()
     'float32 Fortran'
     >>> layout_for(Lasso()).describe()
-    'float64 Fortran'
+    'float64 or float32 Fortran'
     >>> layout_for(make_pipeline(StandardScaler(), Lasso())).describe()
-    'float64 C'
+    'float64 or float32 C'
     """
     if isinstance(estimator, type):
         cls = estimator

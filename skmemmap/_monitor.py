@@ -35,6 +35,8 @@ _PROC_READ_SIZE = 16384
 # smaps_rollup fields (in kB) -> sample field. Pss_Anon, Pss_File and
 # Pss_Shmem exist since Linux 5.7; older kernels leave those fields at None.
 _ROLLUP_FIELDS = {
+    b"Rss:": "rss",
+    b"Anonymous:": "anon",
     b"Pss:": "pss",
     b"Pss_Anon:": "pss_anon",
     b"Pss_File:": "pss_file",
@@ -49,6 +51,13 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # share of one core; samples in between add each process's change in
 # anonymous memory (/proc/<pid>/statm, ~10 us) to its last PSS.
 _PSS_CPU_SHARE = 0.04
+# Processes are read one after the other. If one maps more of a file shared
+# with a process read before it, that earlier reading still holds the larger
+# share: the sum over-counts by up to half of what was mapped in between. When
+# a process's file-backed memory moved by more than this during a full read,
+# the read is repeated in reverse order and each process keeps its smaller
+# PSS of the two, which errs low by what changes during the reads instead.
+_RACE_BYTES = 8 * 2**20
 # Quantities in bytes that a sample carries, in the order they are reported.
 _MEMORY_KINDS = ("pss", "anon", "rss", "shm_used", "pss_anon", "pss_file", "pss_shmem")
 _PSUTIL_MESSAGE = (
@@ -129,7 +138,7 @@ def _read_proc_file(path):
 
 
 def _read_rollup(pid):
-    """PSS fields of one process in bytes, or None if it is gone or a zombie."""
+    """smaps_rollup fields of one process in bytes, None if gone or a zombie."""
     try:
         data = _read_proc_file(f"{_PROC}/{pid}/smaps_rollup")
     except OSError:  # exited since it was listed, or not ours to read
@@ -244,8 +253,8 @@ class _ProcSampler:
 
     Every sample reads each process's statm (rss, anonymous rss). PSS comes
     from smaps_rollup, which is costly (see _PSS_CPU_SHARE): it is read for
-    every process when the CPU budget allows, and for new processes at once;
-    in between, a process's PSS is its last read value plus the change in its
+    every process when the CPU budget allows and whenever a process starts or
+    exits; in between, a process's PSS is its last read value plus the change in its
     anonymous memory since. That tracks copies (anonymous) exactly; what it
     misses until the next full read is a change in how file pages are shared,
     e.g. a worker starting to read a memory map the parent already holds.
@@ -254,32 +263,38 @@ class _ProcSampler:
     def __init__(self, include_children):
         self.tree = _ProcessTree(os.getpid())
         self.include_children = include_children
-        self._pss = {}  # pid -> (smaps_rollup record, anon rss when read)
+        self._pss = {}  # pid -> its last smaps_rollup record
+        # Descendants whose smaps_rollup we may not read (another user's,
+        # e.g. a setuid helper): not measured, and not retried every sample.
+        self._unreadable = set()
         self._next_full = 0.0
 
     def sample(self, force_full=False):
         pids = self.tree.pids() if self.include_children else [self.tree.root]
         statm = {}
         for pid in pids:
-            counters = _read_statm(pid)
+            counters = _read_statm(pid) if pid not in self._unreadable else None
             if counters is not None:
                 statm[pid] = counters
+        self._unreadable.intersection_update(pids)
         now = time.perf_counter()
-        full = force_full or now >= self._next_full
-        cpu_start = time.thread_time()
-        pss = {pid: self._pss[pid] for pid in statm if pid in self._pss}
-        for pid in statm if full else statm.keys() - pss.keys():
-            rollup = _read_rollup(pid)
-            if rollup is not None:
-                pss[pid] = (rollup, statm[pid][1])
+        # A process starting or exiting changes how shared pages are divided
+        # among the others (a forked child halves its parent's share at
+        # once), so a change in the tree forces a full read too.
+        full = force_full or now >= self._next_full or statm.keys() != self._pss.keys()
         if full:
+            cpu_start = time.thread_time()
+            self._pss = self._read_all(list(statm))
+            if self._raced(statm):
+                for pid, rollup in self._read_all(list(statm)[::-1]).items():
+                    if pid in self._pss:
+                        self._pss[pid] = min(self._pss[pid], rollup, key=_pss_of)
             cost = time.thread_time() - cpu_start
             self._next_full = now + cost / _PSS_CPU_SHARE
-        self._pss = pss
         records = []
-        for pid, (rollup, anon_then) in pss.items():
+        for pid, rollup in self._pss.items():
             rss, anon = statm[pid]
-            delta = anon - anon_then
+            delta = anon - rollup["anon"]
             record = {"rss": rss, "anon": anon}
             if rollup.get("pss_anon") is None:
                 record["pss"] = max(rollup["pss"] + delta, 0)
@@ -290,6 +305,30 @@ class _ProcSampler:
                 record["pss"] = rollup["pss"] - rollup["pss_anon"] + record["pss_anon"]
             records.append(record)
         return records, full
+
+    def _read_all(self, pids):
+        """smaps_rollup of each process, in this order, skipping the gone."""
+        rollups = {}
+        for pid in pids:
+            rollup = _read_rollup(pid)
+            if rollup is not None:
+                rollups[pid] = rollup
+            elif _read_statm(pid) is not None:  # alive, but not ours to read
+                self._unreadable.add(pid)
+        return rollups
+
+    def _raced(self, statm):
+        """Whether file-backed memory moved between statm and smaps_rollup."""
+        for pid, rollup in self._pss.items():
+            rss, anon = statm[pid]
+            moved = (rollup["rss"] - rollup["anon"]) - (rss - anon)
+            if abs(moved) > _RACE_BYTES:
+                return True
+        return False
+
+
+def _pss_of(rollup):
+    return rollup["pss"]
 
 
 class _PsutilSampler:
@@ -645,9 +684,9 @@ class MemoryMonitor:
         >>> with MemoryMonitor() as monitor:
         ...     pass
         >>> result = monitor.to_dict()
-        >>> sorted(result["samples"])  # doctest: +NORMALIZE_WHITESPACE
-        ['anon', 'n_processes', 'pss', 'pss_anon', 'pss_file', 'pss_shmem',
-         'rss', 'shm_used', 'time']
+        >>> sorted(result["samples"])
+        ['anon', 'exact', 'n_processes', 'pss', 'pss_anon', 'pss_file',
+         'pss_shmem', 'rss', 'shm_used', 'time']
         >>> len(result["samples"]["time"]) >= 2
         True
         >>> text = json.dumps(result)

@@ -75,7 +75,8 @@ def write_blocks(f, get_block, shape, dtype, order, src_itemsize=0):
     if n_cols is None or order == "C":
         width = n_cols or 1
         for start, stop in block_ranges(n_rows, width, itemsize):
-            block = get_block(slice(start, stop), None if n_cols is None else slice(None))
+            cols = None if n_cols is None else slice(None)
+            block = get_block(slice(start, stop), cols)
             f.write(np.ascontiguousarray(block, dtype=dtype).data)
     else:
         for start, stop in block_ranges(n_cols, n_rows, itemsize):

@@ -185,7 +185,7 @@ class ContiguousKFold(BaseCrossValidator):
                 stacklevel=2,
             )
         X, y, groups = indexable(X, y, groups)
-        n_samples = _n_samples(X)
+        n_samples = num_samples(X)
         if self.n_splits > n_samples:
             raise ValueError(
                 f"Cannot have number of splits n_splits={self.n_splits} greater "
@@ -196,7 +196,7 @@ class ContiguousKFold(BaseCrossValidator):
 
     def _iter_test_indices(self, X=None, y=None, groups=None):
         current = 0
-        for size in fold_sizes(_n_samples(X), self.n_splits):
+        for size in fold_sizes(num_samples(X), self.n_splits):
             yield np.arange(current, current + size)
             current += size
 
@@ -291,7 +291,7 @@ def _and_list(words):
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-def _n_samples(X):
+def num_samples(X):
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) > 0:
         return int(shape[0])

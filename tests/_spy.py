@@ -7,6 +7,7 @@ with the parent's ``sys.path``.
 
 import json
 import os
+import warnings
 
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
@@ -60,3 +61,10 @@ class ViewSpy(ClassifierMixin, BaseEstimator):
 def read_log(path):
     with open(path) as f:
         return [json.loads(line) for line in f]
+
+
+def take(x, rows):
+    """``describe(x[rows])`` in a worker, with its copy warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", skmemmap.CopyWarning)
+        return describe(x[rows])

@@ -1,6 +1,5 @@
-"""Shared fixtures: a private skmemmap folder per test, and user files that must not change."""
+"""Shared fixtures: a private skmemmap folder per test, unchanged user files."""
 
-import hashlib
 import sys
 from pathlib import Path
 
@@ -13,32 +12,7 @@ TESTS_DIR = str(Path(__file__).resolve().parent)
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
-
-def sha256(path):
-    """Checksum of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def folder_files(base):
-    """Paths (relative to ``base``) of every file below ``base``, except lock owners.
-
-    ``.owner`` is the lock file that marks a live session folder; it holds no data.
-    """
-    base = Path(base)
-    return sorted(
-        str(p.relative_to(base))
-        for p in base.rglob("*")
-        if p.is_file() and p.name != ".owner"
-    )
-
-
-def session_dirs(base):
-    """The ``skmemmap-<pid>-*`` session folders directly under ``base``."""
-    return sorted(p for p in Path(base).iterdir() if p.name.startswith("skmemmap-"))
+from _helpers import sha256  # noqa: E402 - importable once the path is set
 
 
 @pytest.fixture

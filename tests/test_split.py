@@ -27,7 +27,7 @@ from skmemmap import ContiguousKFold, CopyWarning
 from skmemmap._utils import format_mb
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _spy_split import SpySplitRidge, read_log  # noqa: E402
+from _spy_split import SpySplitRidge, read_log
 
 
 @pytest.fixture
@@ -354,12 +354,6 @@ def test_five_folds_gather_each_middle_training_set_once(folder, tmp_path):
     _check_five_fold_search(*_five_fold_search(folder, tmp_path, 2000, 100, "500K"))
 
 
-@pytest.mark.xfail(
-    reason="gather_nbytes does not reach loky workers: _MappedFile.ref() reads "
-    "get_config() in the thread that pickles, and loky pickles in its "
-    "QueueFeederThread, whose thread-local config is the default (1 MB)",
-    strict=False,
-)
 def test_gather_nbytes_setting_reaches_the_workers(folder, tmp_path):
     # 1500 x 40 float64 = 0.46 MB: each training set (0.37 MB) is below the
     # default gather_nbytes, so it is gathered only if the setting travelled.

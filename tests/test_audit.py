@@ -1,0 +1,114 @@
+"""skmemmap.audit: the registry is checked by measurement, not by assertion."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.decomposition import PCA
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.linear_model import (
+    ElasticNet,
+    Lasso,
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+    SGDClassifier,
+)
+from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.svm import SVC, LinearSVC
+from sklearn.tree import DecisionTreeRegressor
+
+from skmemmap import audit, layout_for
+
+# One fast instance per registry entry (trees, coordinate descent, C-order
+# linear models, libsvm/liblinear, neighbours, clustering, decompositions and
+# scalers). Sizes keep a copy of X (2-4 MB) far above measurement noise.
+REGISTRY_SAMPLE = [
+    RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0),
+    ExtraTreesClassifier(n_estimators=3, max_depth=4, random_state=0),
+    DecisionTreeRegressor(max_depth=4, random_state=0),
+    GradientBoostingRegressor(n_estimators=3, max_depth=2, random_state=0),
+    Lasso(alpha=0.1, max_iter=20),
+    ElasticNet(alpha=0.1, max_iter=20),
+    LogisticRegression(max_iter=10),
+    SGDClassifier(max_iter=3, tol=None, random_state=0),
+    LinearSVC(max_iter=10),
+    SVC(max_iter=20),
+    KNeighborsClassifier(),
+    KMeans(n_clusters=3, n_init=1, max_iter=3, random_state=0),
+    MiniBatchKMeans(n_clusters=3, n_init=1, max_iter=3, random_state=0),
+    Ridge(),
+    LinearRegression(),
+    PCA(n_components=3),
+    StandardScaler(),
+    MinMaxScaler(),
+    GaussianNB(),
+]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("estimator", REGISTRY_SAMPLE, ids=lambda e: type(e).__name__)
+def test_audit_agrees_with_registry(estimator):
+    result = audit(estimator, n_samples=4000, n_features=60)
+    assert result.agrees is True, str(result)
+    assert result.registry_layout == layout_for(estimator).describe()
+
+
+def test_audit_of_layout_keeping_estimator_has_nothing_to_check():
+    result = audit(
+        HistGradientBoostingClassifier(max_iter=3), n_samples=3000, n_features=20
+    )
+    assert result.agrees is None
+    assert "nothing to check" in str(result)
+
+
+def test_audit_sees_copies_in_c_that_tracemalloc_misses():
+    """liblinear copies X in C++: only the anonymous-memory reading sees it."""
+    result = audit(
+        LinearSVC(max_iter=5),
+        n_samples=5000,
+        n_features=60,
+        layouts=[(np.float64, "C")],
+    )
+    (row,) = result.rows
+    if row["fit_anon_x"] is None:
+        pytest.skip("no RssAnon on this platform")
+    assert row["fit_tracemalloc_x"] < 0.5
+    assert row["fit_anon_x"] > 1.5
+    assert row["fit_x"] == row["fit_anon_x"]
+
+
+def test_audit_measures_conversion_copies():
+    result = audit(LogisticRegression(max_iter=5), n_samples=5000, n_features=60)
+    by_layout = {r["layout"]: r for r in result.rows}
+    assert by_layout["float64 C"]["fit_x"] < 0.25
+    assert by_layout["float64 Fortran"]["fit_x"] > 0.9  # converted to C
+    assert result.no_copy_layouts == ["float64 C", "float32 C"]
+
+
+def test_audit_result_table_and_dict():
+    result = audit(Ridge(), n_samples=2000, n_features=20)
+    text = str(result)
+    for needle in ("float64 C", "float32 Fortran", "Own copies", "layout_for"):
+        assert needle in text
+    as_dict = json.loads(json.dumps(result.to_dict()))
+    assert as_dict["x_shape"] == [2000, 20]
+    assert len(as_dict["rows"]) == 4
+    assert 1.7 < as_dict["own_copy_x"] < 2.5  # Ridge centers and copies: ~2x
+
+
+def test_audit_on_user_data():
+    X = np.random.RandomState(0).standard_normal((1500, 10))
+    y = X[:, 0] > 0
+    result = audit(LogisticRegression(), X, y, layouts=[(np.float32, "C")])
+    assert [r["layout"] for r in result.rows] == ["float32 C"]
+    with pytest.raises(ValueError, match="2-D"):
+        audit(LogisticRegression(), X[:, 0])
