@@ -19,6 +19,11 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
+import json
+import os
+import pickle
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -260,6 +265,7 @@ def audit(
     n_features=None,
     random_state=0,
     repeats=2,
+    isolated=True,
     folder=None,
 ):
     """Measure the extra memory of fit and predict for each input layout.
@@ -285,6 +291,12 @@ def audit(
         Each call is measured this many times and the smallest reading kept:
         other threads' allocations can only add to a reading, never hide a
         copy.
+    isolated : bool, default=True
+        Measure in a fresh Python subprocess (the estimator, X and y are
+        pickled to it). Threads, allocator state and caches left in the
+        calling process (a notebook, a test session) add their own noise to
+        the anonymous-memory reading; a fresh process has none. ``False``
+        measures in this process.
     folder : str, default=None
         Base folder for the temporary files (see :func:`skmemmap.memmap`).
 
@@ -295,10 +307,10 @@ def audit(
 
     Notes
     -----
-    Measurements run in this process, one after the other. On glibc the
-    allocator's mmap threshold is fixed at its default (128 KiB) for the rest
-    of the process, so that freed copies leave RssAnon and do not hide later
-    ones.
+    Measurements run one after the other, in a subprocess unless
+    ``isolated=False``. On glibc the measuring process's mmap threshold is
+    fixed at its default (128 KiB), so that freed copies leave RssAnon and do
+    not hide later ones.
 
     Examples
     --------
@@ -317,7 +329,22 @@ def audit(
         raise ValueError(f"X must be 2-D, got shape {X.shape}.")
     if y is None:
         y = _target(estimator, X.shape[0], rng)
-    layouts = DEFAULT_LAYOUTS if layouts is None else layouts
+    layouts = [
+        (np.dtype(d).name, o)
+        for d, o in (DEFAULT_LAYOUTS if layouts is None else layouts)
+    ]
+    if isolated:
+        rows = _measure_in_subprocess(estimator, X, y, layouts, repeats, folder)
+    else:
+        rows = _measure_layouts(estimator, X, y, layouts, repeats, folder)
+    layout = layout_for(estimator)
+    target = None if layout.keeps_input else layout.resolve(np.empty((1, 1)))
+    factor, cause = own_copies(estimator)
+    known = f"registry notes about {factor:g}x: {cause}" if factor else ""
+    return AuditResult(repr(estimator), X.shape, rows, layout.describe(), target, known)
+
+
+def _measure_layouts(estimator, X, y, layouts, repeats, folder):
     rows = []
     with tempfile.TemporaryDirectory(dir=folder) as tmp, _honest_allocator() as libc:
         for dtype, order in layouts:
@@ -325,11 +352,45 @@ def audit(
             rows.append(_audit_layout(estimator, Xl, y, libc, repeats))
             del Xl
             gc.collect()
-    layout = layout_for(estimator)
-    target = None if layout.keeps_input else layout.resolve(np.empty((1, 1)))
-    factor, cause = own_copies(estimator)
-    known = f"registry notes about {factor:g}x: {cause}" if factor else ""
-    return AuditResult(repr(estimator), X.shape, rows, layout.describe(), target, known)
+    return rows
+
+
+def _measure_in_subprocess(estimator, X, y, layouts, repeats, folder):
+    """Run _measure_layouts in ``python -m skmemmap._audit`` on pickled inputs."""
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        job = os.path.join(tmp, "job.pkl")
+        with open(job, "wb") as f:
+            pickle.dump(
+                {
+                    "estimator": estimator,
+                    "X": X,
+                    "y": y,
+                    "layouts": layouts,
+                    "repeats": repeats,
+                    "folder": folder,
+                },
+                f,
+            )
+        env = dict(os.environ)
+        # The child must import this very skmemmap, installed or not.
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_root, env.get("PYTHONPATH")) if p
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "skmemmap._audit", job],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"The audit subprocess failed (exit {proc.returncode}):\n"
+                f"{proc.stderr[-3000:]}"
+            )
+        with open(job + ".json") as f:
+            return json.load(f)
 
 
 def _least(readings):
@@ -374,3 +435,18 @@ def _audit_layout(estimator, X, y, libc, repeats):
         "predict_tracemalloc_x": ratio(pred_tm),
         "predict_anon_x": ratio(pred_anon),
     }
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], "rb") as f:
+        job = pickle.load(f)
+    rows = _measure_layouts(
+        job["estimator"],
+        job["X"],
+        job["y"],
+        job["layouts"],
+        job["repeats"],
+        job["folder"],
+    )
+    with open(sys.argv[1] + ".json", "w") as f:
+        json.dump(rows, f)

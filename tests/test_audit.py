@@ -57,7 +57,10 @@ REGISTRY_SAMPLE = [
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("estimator", REGISTRY_SAMPLE, ids=lambda e: type(e).__name__)
 def test_audit_agrees_with_registry(estimator):
-    result = audit(estimator, n_samples=4000, n_features=60)
+    # KMeans' OpenMP threads keep fixed-size buffers (~1-2 MB) that would blur
+    # a 2 MB X: measure the clustering estimators on 9 MB.
+    clustering = isinstance(estimator, (KMeans, MiniBatchKMeans))
+    result = audit(estimator, n_samples=20_000 if clustering else 4000, n_features=60)
     assert result.agrees is True, str(result)
     assert result.registry_layout == layout_for(estimator).describe()
 

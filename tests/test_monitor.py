@@ -1,6 +1,7 @@
 """Tests for MemoryMonitor: it must see worker processes and count shared pages once."""
 
 import json
+import mmap
 import multiprocessing
 import os
 import sys
@@ -177,7 +178,11 @@ def test_start_stop_and_samples():
     assert monitor.running
     with pytest.raises(RuntimeError, match="already running"):
         monitor.start()
-    x = np.ones(5_000_000)  # 40 MB, every page written
+    # 40 MB of fresh anonymous pages, every page written. Not np.ones: in a
+    # process that freed large arrays before (a test session), malloc may hand
+    # back pages that are already resident, and anon would not grow.
+    x = np.frombuffer(mmap.mmap(-1, 40 * MB, flags=mmap.MAP_PRIVATE), dtype=np.uint8)
+    x[:] = 1
     time.sleep(0.1)
     assert monitor.stop() is monitor
     assert not monitor.running
