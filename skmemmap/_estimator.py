@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import warnings
 
 import numpy as np
 import sklearn
@@ -30,6 +31,7 @@ from skmemmap._copies import report_copy
 from skmemmap._layout import Layout, layout_for, own_copies
 from skmemmap._layout import _registry as _layout_registry
 from skmemmap._utils import layout_name, parse_nbytes
+from skmemmap.exceptions import LayoutWarning
 
 __all__ = ["MemmapEstimator"]
 
@@ -256,7 +258,10 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
     def _prepare_fit(self, X):
         """X in the target layout: a view of a file where possible."""
         layout = self.layout_
-        if sparse.issparse(X) or (layout.keeps_input and not is_memmap_view(X)):
+        if sparse.issparse(X):
+            _note_sparse_once(type(self.estimator).__name__)
+            return X
+        if layout.keeps_input and not is_memmap_view(X):
             return X
         if is_memmap_view(X):
             return self._file_view(X, layout)
@@ -632,6 +637,20 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "estimator_")
+
+
+def _note_sparse_once(name):
+    """Say once per process that sparse X goes to the estimator unmapped."""
+    if ("sparse", name) in _reported:
+        return
+    _reported.add(("sparse", name))
+    warnings.warn(
+        f"X is a sparse matrix: MemmapEstimator passes it to {name} as it is, "
+        f"not memory-mapped (memory maps hold dense arrays; {name} converts it "
+        f"to the sparse format it needs itself).",
+        LayoutWarning,
+        stacklevel=3,
+    )
 
 
 def _copy_on_write(X):

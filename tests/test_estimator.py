@@ -414,3 +414,20 @@ def test_grid_search_over_wrapped_params_in_parallel(folder):
         search.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
     )
     assert search.best_estimator_.estimator_.C == plain.best_estimator_.C
+
+
+def test_sparse_x_passes_through_unmapped_with_one_note(folder):
+    from scipy import sparse
+
+    X, y, _ = _data(300, 10)
+    X_sp = sparse.csr_matrix(np.where(np.abs(X) > 1, X, 0))
+    with pytest.warns(skmemmap.LayoutWarning, match="sparse matrix") as record:
+        model = MemmapEstimator(LogisticRegression(), max_nbytes=0).fit(X_sp, y)
+    assert len([w for w in record if w.category is skmemmap.LayoutWarning]) == 1
+    np.testing.assert_array_equal(
+        model.predict(X_sp), LogisticRegression().fit(X_sp, y).predict(X_sp)
+    )
+    assert _files(folder, "*.npy") == []  # nothing was mapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", skmemmap.LayoutWarning)
+        MemmapEstimator(LogisticRegression()).fit(X_sp, y)  # said once only
