@@ -10,6 +10,7 @@ from skmemmap._config import config_context, get_config, set_config
 from skmemmap._estimator import MemmapEstimator
 from skmemmap._layout import Layout, layout_for, own_copies, register_layout
 from skmemmap._monitor import MemoryMonitor
+from skmemmap._report import CopyReport, copy_report
 from skmemmap._shuffle import shuffle
 from skmemmap._split import ContiguousKFold
 from skmemmap.exceptions import (
@@ -26,6 +27,7 @@ __all__ = [
     "AuditResult",
     "ContiguousKFold",
     "CopyError",
+    "CopyReport",
     "CopyWarning",
     "FileMismatchError",
     "Layout",
@@ -37,6 +39,7 @@ __all__ = [
     "__version__",
     "audit",
     "config_context",
+    "copy_report",
     "get_config",
     "is_memmap_view",
     "layout_for",

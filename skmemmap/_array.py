@@ -14,6 +14,7 @@ import contextlib
 import errno
 import functools
 import hashlib
+import mmap
 import os
 import secrets
 import weakref
@@ -23,7 +24,8 @@ from numpy.lib.array_utils import byte_bounds
 from numpy.lib.stride_tricks import as_strided
 
 from skmemmap._config import get_config
-from skmemmap._copies import report_copy
+from skmemmap._copies import mark_folder, report_copy
+from skmemmap._dask import send_by_reference
 from skmemmap._folder import ENV_VAR, atomic_write, create_once, session_folder
 from skmemmap._npy import header_bytes, read_header, write_blocks
 from skmemmap.exceptions import FileMismatchError
@@ -188,6 +190,7 @@ class _MappedFile:
 
     def ref(self):
         """What a pickle of a view of this file carries, instead of its data."""
+        mark_folder(self.cache_folder)  # workers defer to an open copy_report
         return {
             "path": self.path,
             "key": self.key,
@@ -468,6 +471,10 @@ class MemmapArray(np.ndarray):
                     f"the selection {why}, so it cannot be a view",
                     "Contiguous folds (skmemmap.ContiguousKFold(2), or a shuffle "
                     "done once with skmemmap.shuffle) avoid it",
+                    key="gather",
+                    folder=mapped.cache_folder,
+                    shape=shape,
+                    family=mapped.family,
                 )
             return result[(slice(None), *rest)] if rest else result
         result = super().__getitem__((idx, *rest))
@@ -477,6 +484,10 @@ class MemmapArray(np.ndarray):
             f"the selection {why}, so it cannot be a view",
             "Select one contiguous, ascending run of rows to get a view (for CV: "
             "skmemmap.ContiguousKFold(2))",
+            key="copy-rows",
+            folder=mapped.cache_folder,
+            shape=shape,
+            family=mapped.family,
         )
         return _demote(result)
 
@@ -536,6 +547,9 @@ for _name in (
     "var",
 ):
     setattr(MemmapArray, _name, _demoting(_name))
+
+# dask would otherwise serialize MemmapArrays by value, as plain ndarrays.
+send_by_reference(MemmapArray)
 
 
 def _describe_selection(idx):
@@ -653,13 +667,29 @@ def row_range(X):
     return start, start + X.shape[0]
 
 
+def order_of(X):
+    """The memory order of X: its file's, for a row range of a MemmapArray.
+
+    Rows ``a:b`` of a Fortran file (every fold of an F-mapped X) are neither
+    C- nor F-contiguous, yet they are read as the file's columns.
+    """
+    if X.ndim < 2:
+        return "C"
+    if is_memmap_view(X) and row_range(X) is not None:
+        return X._skm_file.order
+    return "F" if np.isfortran(X) else "C"
+
+
 def has_layout(X, dtype, order):
-    """Whether ``X`` already has this dtype and is contiguous in this order."""
+    """Whether ``X`` already has this dtype and order (contiguous, or rows of a
+    file in that layout)."""
     if X.dtype != dtype:
         return False
     if X.ndim < 2:
         return X.flags.c_contiguous
-    return X.flags.f_contiguous if order == "F" else X.flags.c_contiguous
+    if X.flags.f_contiguous if order == "F" else X.flags.c_contiguous:
+        return True
+    return is_memmap_view(X) and order_of(X) == order and row_range(X) is not None
 
 
 def sibling_path(mapped, dtype, order):
@@ -689,10 +719,31 @@ def sibling(mapped, dtype, order):
     written = _write_npy_once(
         path, get_block, mapped.shape, dtype, order, src_itemsize=mapped.dtype.itemsize
     )
+    if written:
+        _drop_pages(mapped)
     out = open_file(path, cache_folder=mapped.cache_folder, family=mapped.family)
     out._gather_override = mapped._gather_override
     out.parent = mapped  # the root's release deletes this file: keep it alive
     return out, written
+
+
+def _drop_pages(mapped):
+    """Unmap the pages a conversion read from a read-only file mapping.
+
+    Converting reads the whole source once; without this its pages stay in
+    this process's page tables (and PSS) for as long as the source is mapped,
+    although the estimator reads only the converted file. MADV_DONTNEED on a
+    shared read-only file mapping only drops the page-table entries: the data
+    stays in the page cache and is faulted back in from it if read again.
+    Private (copy-on-write) mappings are left alone: there it would discard
+    written pages.
+    """
+    mm = getattr(mapped.array, "_mmap", None)
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if mapped.mode != "r" or mm is None or advice is None:
+        return
+    with contextlib.suppress(OSError, ValueError):  # an optimisation only
+        mm.madvise(advice)
 
 
 def in_layout(X, dtype, order):
@@ -720,8 +771,6 @@ def _wrap_npy_memmap(X, dtype, order, cache_folder):
     """An np.memmap covering a whole ``.npy`` file in the right layout, wrapped."""
     if not isinstance(X, np.memmap) or X.base is None or not X.filename:
         return None
-    import mmap
-
     if not isinstance(X.base, mmap.mmap) or not has_layout(X, dtype, order):
         return None
     try:

@@ -35,7 +35,7 @@ from sklearn.base import clone, is_classifier, is_regressor
 
 from skmemmap._array import memmap
 from skmemmap._layout import layout_for, own_copies
-from skmemmap._utils import format_mb, layout_name
+from skmemmap._utils import child_env, format_mb, layout_name
 
 __all__ = ["AuditResult", "audit"]
 
@@ -180,6 +180,19 @@ class AuditResult:
     agrees : bool or None
         Whether the registry's layout is among ``no_copy_layouts`` (``None``
         when the registry keeps X's layout: nothing to check).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skmemmap import audit
+    >>> result = audit(LogisticRegression(max_iter=5), n_samples=1000,
+    ...                n_features=10, layouts=[("float64", "C")])
+    >>> result.x_shape, [row["layout"] for row in result.rows]
+    ((1000, 10), ['float64 C'])
+    >>> result.registry_layout
+    'float64 or float32 C'
+    >>> result.to_dict()["rows"][0]["layout"]
+    'float64 C'
     """
 
     def __init__(
@@ -371,17 +384,11 @@ def _measure_in_subprocess(estimator, X, y, layouts, repeats, folder):
                 },
                 f,
             )
-        env = dict(os.environ)
-        # The child must import this very skmemmap, installed or not.
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, env.get("PYTHONPATH")) if p
-        )
         proc = subprocess.run(
             [sys.executable, "-m", "skmemmap._audit", job],
             capture_output=True,
             text=True,
-            env=env,
+            env=child_env(),
             check=False,
         )
         if proc.returncode != 0:

@@ -4,15 +4,19 @@ Every measurement runs in a fresh Python subprocess (``python -m
 skmemmap._bench SPEC``) so that no allocator state, cached import or joblib
 worker of one run leaks into the next. Inside it:
 
-1. setup (timed, not counted in memory): the dataset, a ``.npy`` file the
-   parent wrote once, is made ready the way each side uses it. Plain: read
-   into memory with ``np.load``. skmemmap: mapped with ``skmemmap.load`` in
-   the layout :func:`~skmemmap.layout_for` gives the estimator (converted once
-   on disk where needed, as the user guide recommends).
-2. with ``n_jobs > 1``, the worker processes are started and import
-   scikit-learn before the baseline (their memory, about the same for both
-   sides, is reported apart as ``workers_bytes``): the table compares what
-   the data costs, not what interpreters cost.
+1. setup (timed, not counted in the peak): the dataset, a ``.npy`` file the
+   parent wrote once, is made ready the way each side uses it, so that both
+   start with X resident. Plain: read into memory with ``np.load``.
+   skmemmap: mapped with ``skmemmap.load`` in the layout
+   :func:`~skmemmap.layout_for` gives the estimator (converted once on disk
+   where needed, as the user guide recommends), then read once, so its pages
+   are in the page cache and mapped. What X itself occupies is reported apart
+   as ``x_resident_bytes`` (float32 X: half of plain's).
+2. the estimator is fit once on a tiny sample in the parent and, with
+   ``n_jobs > 1``, in each worker process, started before the baseline: lazy
+   imports, BLAS/OpenMP buffers and the workers' interpreters (reported apart
+   as ``workers_bytes``, the same for both sides) are not counted, so the
+   table compares what the data costs.
 3. the workload runs under a :class:`~skmemmap.MemoryMonitor` that sees the
    process and all its workers. Memory is the process tree's PSS with
    ``/dev/shm`` swapped in for its mapped part (joblib's automatic memmapping
@@ -33,6 +37,8 @@ import time
 
 import numpy as np
 
+from skmemmap._utils import child_env
+
 __all__ = ["main_bench", "run_bench"]
 
 WORKLOADS = {
@@ -40,9 +46,10 @@ WORKLOADS = {
     "logreg": "GridSearchCV(LogisticRegression), 2 candidates",
     "cvp": "cross_val_predict(ExtraTreesClassifier)",
 }
-# Default: 160 MB float64 X; the whole bench (24 runs) takes a few minutes on
-# 2 cores. --quick: 16 MB and the smallest models, for a check in ~1-2 min.
-DEFAULT_SHAPE = (100_000, 200)
+# Default: 80 MB float64 X, large enough that copies dwarf the interpreters'
+# noise; the whole bench (24 runs) takes a few minutes on 2 cores. --quick:
+# 16 MB and the smallest models, about 2 minutes.
+DEFAULT_SHAPE = (50_000, 200)
 QUICK_SHAPE = (20_000, 100)
 # Sampling every 20 ms catches copies that live for a fraction of a fit.
 _INTERVAL = 0.02
@@ -52,7 +59,7 @@ def _make_estimator(workload, quick):
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
-    trees = 5 if quick else 20
+    trees = 5 if quick else 10
     if workload == "rf":
         est = RandomForestClassifier(n_estimators=trees, max_depth=8, random_state=0)
         return est, {"max_features": ["sqrt", 0.2]}
@@ -65,34 +72,46 @@ def _make_estimator(workload, quick):
     raise ValueError(f"Unknown workload {workload!r}; choose from {sorted(WORKLOADS)}.")
 
 
-def _warm_worker(seconds):
-    """Import what a fit needs, then hold the worker so each task gets its own."""
-    import importlib
+def _dry_run(estimator, n_features, seconds=0.0):
+    """Fit and predict ``estimator`` once on a tiny random sample.
 
-    for name in (
-        "sklearn.ensemble",
-        "sklearn.linear_model",
-        "sklearn.model_selection",
-        "skmemmap",
-    ):
-        importlib.import_module(name)
+    Run before the baseline, in the parent and in every worker, so that lazy
+    imports and one-time buffers (BLAS and OpenMP thread pools) are not
+    counted as the workload's memory, on either side.
+    """
+    from sklearn.base import clone
 
-    time.sleep(seconds)
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((200, n_features))
+    y = np.arange(200) % 2
+    model = clone(estimator).fit(X, y)
+    model.predict(X)
+    time.sleep(seconds)  # hold this worker so that each task gets its own
     return os.getpid()
 
 
-def _warm_workers(n_jobs):
-    """Start loky's reusable workers (the ones scikit-learn will use) and
-    return the RAM they added."""
+def _warm_workers(estimator, n_features, n_jobs):
+    """Start loky's reusable workers (the ones scikit-learn uses next), dry-run
+    the estimator in each; return the RAM they added."""
     from joblib import Parallel, delayed
 
     import skmemmap
 
     monitor = skmemmap.MemoryMonitor(interval=0.05)
     with monitor:
-        Parallel(n_jobs=n_jobs)(delayed(_warm_worker)(0.3) for _ in range(n_jobs))
+        Parallel(n_jobs=n_jobs)(
+            delayed(_dry_run)(estimator, n_features, 0.3) for _ in range(n_jobs)
+        )
     series = _ram_series(monitor)
     return series[-1][1] - series[0][1]
+
+
+def _tree_ram():
+    """RAM of this process tree now, as _ram_series counts it."""
+    import skmemmap
+
+    monitor = skmemmap.MemoryMonitor(interval=60).start().stop()
+    return _ram_series(monitor)[-1][1]
 
 
 def _ram_series(monitor):
@@ -115,6 +134,7 @@ def run_one(spec):
     import skmemmap
 
     estimator, grid = _make_estimator(spec["workload"], spec["quick"])
+    before_load = _tree_ram()
     t0 = time.perf_counter()
     y = np.load(spec["y_path"])
     if spec["mode"] == "plain":
@@ -127,12 +147,23 @@ def run_one(spec):
         X = skmemmap.load(
             spec["x_path"], dtype=dtype, order=order, folder=spec.get("folder")
         )
+        # Both sides start with X resident: plain's X is an in-memory array,
+        # skmemmap's X the file's pages, read once here (page cache, mapped).
+        X.sum()
         cv = skmemmap.ContiguousKFold(spec["folds"])
         estimator = skmemmap.MemmapEstimator(estimator)
         if grid is not None:
             grid = {f"estimator__{k}": v for k, v in grid.items()}
     setup_seconds = time.perf_counter() - t0
-    workers_bytes = _warm_workers(spec["n_jobs"]) if spec["n_jobs"] > 1 else 0
+    x_resident_bytes = _tree_ram() - before_load
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _dry_run(estimator, X.shape[1])
+        workers_bytes = (
+            _warm_workers(estimator, X.shape[1], spec["n_jobs"])
+            if spec["n_jobs"] > 1
+            else 0
+        )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the bench reports numbers, not advice
@@ -161,6 +192,7 @@ def run_one(spec):
         "seconds": seconds,
         "setup_seconds": setup_seconds,
         "workers_bytes": workers_bytes,
+        "x_resident_bytes": x_resident_bytes,
         "score": score,
         "series": [[round(t, 3), v - base_ram] for t, v, _ in series[::step]],
     }
@@ -172,6 +204,7 @@ def _subprocess_run(spec, timeout):
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=child_env(),
         check=False,
     )
     if proc.returncode != 0:
@@ -280,12 +313,23 @@ def format_table(results):
     by_key = {}
     for r in results["runs"]:
         by_key.setdefault((r["workload"], r["n_jobs"], r["folds"]), {})[r["mode"]] = r
+
+    def side(r):
+        anon = r.get("peak_anon_bytes")
+        anon_text = "-" if anon is None else f"{anon / 2**20:.0f}"
+        return (
+            f"{r['peak_bytes'] / 2**20:>6.0f} {r['peak_bytes'] / x_nbytes:>5.1f} "
+            f"{anon_text:>6} {r['seconds']:>6.1f}"
+        )
+
     head = (
-        f"{'workload':<8} {'n_jobs':>6} {'folds':>5} | {'plain MB':>9} {'(xX)':>5} "
-        f"{'s':>6} | {'skmemmap MB':>11} {'(xX)':>5} {'s':>6} | "
-        f"{'mem ratio':>9} {'time ratio':>10}"
+        f"{'':<22}| {'plain':^26} | {'skmemmap':^26} | {'plain / skmemmap':^17}\n"
+        f"{'workload':<8} {'n_jobs':>6} {'folds':>5} | {'MB':>6} {'(xX)':>5} "
+        f"{'anon':>6} {'s':>6} | {'MB':>6} {'(xX)':>5} {'anon':>6} {'s':>6} | "
+        f"{'memory':>7} {'time':>7}"
     )
-    lines = [head, "-" * len(head)]
+    width = len(head.splitlines()[1])
+    lines = [head, "-" * width]
     for (w, j, k), pair in by_key.items():
         p, s = pair.get("plain"), pair.get("skmemmap")
         if p is None or s is None:
@@ -293,15 +337,15 @@ def format_table(results):
         mem_ratio = p["peak_bytes"] / max(s["peak_bytes"], 1)
         time_ratio = p["seconds"] / max(s["seconds"], 1e-9)
         lines.append(
-            f"{w:<8} {j:>6} {k:>5} | {p['peak_bytes'] / 2**20:>9.0f} "
-            f"{p['peak_bytes'] / x_nbytes:>5.1f} {p['seconds']:>6.1f} | "
-            f"{s['peak_bytes'] / 2**20:>11.0f} {s['peak_bytes'] / x_nbytes:>5.1f} "
-            f"{s['seconds']:>6.1f} | {mem_ratio:>9.1f} {time_ratio:>10.2f}"
+            f"{w:<8} {j:>6} {k:>5} | {side(p)} | {side(s)} | "
+            f"{mem_ratio:>7.1f} {time_ratio:>7.2f}"
         )
     metric = results["runs"][0]["metric"].upper() if results["runs"] else "PSS"
     lines.append(
-        f"Peak memory above the start, summed over the process tree ({metric}, "
-        f"with /dev/shm counted once); ratios are plain / skmemmap."
+        f"MB: peak memory above the start, summed over the process tree ({metric}, "
+        f"/dev/shm counted once), in MB and as copies of X. anon: the peak of its "
+        f"anonymous part (copies; what skmemmap adds is mostly file pages, which "
+        f"the kernel can reclaim). Time in seconds."
     )
     return "\n".join(lines)
 

@@ -15,7 +15,11 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 from threadpoolctl import threadpool_limits
 
 from skmemmap._array import (
@@ -24,12 +28,14 @@ from skmemmap._array import (
     is_memmap_view,
     memmap,
     open_file,
+    order_of,
     row_range,
     sibling_path,
 )
-from skmemmap._copies import report_copy
+from skmemmap._copies import folder_owner, report_copy
 from skmemmap._layout import Layout, layout_for, own_copies
 from skmemmap._layout import _registry as _layout_registry
+from skmemmap._report import reemit_worker_copies, was_reemitted
 from skmemmap._utils import layout_name, parse_nbytes
 from skmemmap.exceptions import LayoutWarning
 
@@ -76,7 +82,7 @@ def _resolve(layout, data):
     frame_dtype = np.result_type(
         *(np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in data.dtypes)
     )
-    return layout.target_dtype(frame_dtype), layout.order or "F"
+    return layout.target_dtype(frame_dtype), (layout.orders or ("F",))[0]
 
 
 class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
@@ -147,7 +153,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
     >>> model = skmemmap.MemmapEstimator(RandomForestClassifier(n_estimators=5,
     ...                                                         random_state=0))
     >>> model.fit(X, y).layout_.describe()
-    'float32 Fortran'
+    'float32 Fortran or C'
     >>> model.predict(X[:3])
     array([1, 0, 1])
     """
@@ -243,12 +249,27 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return None
 
     # -- preparing X -----------------------------------------------------------
-    def _report(self, cause, what, nbytes, why, remedy):
+    def _report(self, cause, what, nbytes, why, remedy, X=None):
+        # Every copy is recorded (copy_report counts them); the warning is
+        # once per process for each estimator class and cause.
         name = type(self.estimator).__name__
-        if self.on_copy != "raise" and (name, cause) in _reported:
-            return
+        key = f"{name}/{cause}"
+        first = (name, cause) not in _reported and not was_reemitted(key)
         _reported.add((name, cause))
-        report_copy(what, nbytes, why, remedy, on_copy=self.on_copy)
+        mapped = X._skm_file if is_memmap_view(X) else None
+        report_copy(
+            what,
+            nbytes,
+            why,
+            remedy,
+            on_copy=self.on_copy,
+            key=key,
+            folder=mapped.cache_folder if mapped else None,
+            shape=getattr(X, "shape", None),
+            estimator=name,
+            family=mapped.family if mapped else None,
+            warn=first,
+        )
 
     def _threads(self):
         if self.blas_threads is None:
@@ -286,6 +307,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             f"X is {src} in memory, so every fit would copy it",
             f"Map it once yourself with skmemmap.memmap(X, dtype='{dtype.name}', "
             f"order='{order}') and pass that to the search",
+            X,
         )
         mapped = memmap(data, dtype=dtype, order=order, folder=self.folder)
         return self._file_view(mapped, layout)
@@ -294,7 +316,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         dtype, order = layout.resolve(X)
         if not has_layout(X, dtype, order):
             name = type(self.estimator).__name__
-            src = layout_name(X.dtype, "F" if np.isfortran(X) else "C")
+            src = layout_name(X.dtype, order_of(X))
             root = X._skm_file
             if self.on_copy == "raise" and (
                 row_range(X) is None
@@ -316,6 +338,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                     f"{name} reads {layout_name(dtype, order)} and X is {src}",
                     f"Map X in this layout from the start: skmemmap.memmap(X, "
                     f"dtype='{dtype.name}', order='{order}')",
+                    X,
                 )
             X = view
         if layout.writeable and not X.flags.writeable:
@@ -345,6 +368,10 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         if routed is not None:
             fit_params = routed.fit
         self._fit_start(X)
+        if y is not None and (is_memmap_view(X) or _numeric_2d(X) is not None):
+            # scikit-learn's own check and message, made before X is written
+            # or converted to a file rather than after.
+            check_consistent_length(X, y)
         Xp = self._prepare_fit(X)
         self.estimator_ = clone(self.estimator)
         with self._threads():
@@ -353,6 +380,10 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def _fit_start(self, X):
         self.layout_ = self._resolved_layout()
+        if is_memmap_view(X) and folder_owner(X._skm_file.cache_folder) == os.getpid():
+            # Fit where X's files belong (a search's final refit): bring back
+            # the copies its workers made from them, whose warnings are lost.
+            reemit_worker_copies(X._skm_file.family)
         if _is_frame(X) or (hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2):
             validate_data(self, X, reset=True, skip_check_array=True)
         elif hasattr(self, "n_features_in_"):
@@ -368,6 +399,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                 cause,
                 "No input layout avoids them; they are the estimator's own, "
                 "measured with skmemmap.audit",
+                X,
             )
 
     @available_if(_estimator_has("partial_fit"))

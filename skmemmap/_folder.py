@@ -17,7 +17,9 @@ import contextlib
 import errno
 import fcntl
 import os
+import resource
 import shutil
+import stat
 import tempfile
 import time
 import weakref
@@ -172,7 +174,20 @@ def check_free_space(folder, nbytes):
         raise _disk_full_error(folder, nbytes, free)
 
 
-def _disk_full_error(folder, nbytes, free=None):
+def _disk_full_error(folder, nbytes, free=None, cause=None):
+    if cause is not None and cause.errno == errno.EFBIG:
+        # EFBIG is the per-process file-size limit, not the disk: reporting the
+        # disk's free bytes would send the user looking for space they have.
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        limit = "unlimited" if limit == resource.RLIM_INFINITY else f"{limit} bytes"
+        return NotEnoughDiskSpaceError(
+            errno.EFBIG,
+            f"Cannot write {format_mb(nbytes)} in {str(folder)!r}: the file-size "
+            f"limit of this process (RLIMIT_FSIZE, `ulimit -f`: {limit}) was hit "
+            f"({nbytes} bytes needed). Raise the limit (`ulimit -f unlimited`), or "
+            f"map a smaller X",
+            str(folder),
+        )
     if free is None:
         free = shutil.disk_usage(folder).free
     return NotEnoughDiskSpaceError(
@@ -203,7 +218,7 @@ def atomic_write(final_path, nbytes):
                 f.flush()
             except OSError as exc:
                 if exc.errno in _FULL_ERRNOS:
-                    raise _disk_full_error(folder, nbytes) from exc
+                    raise _disk_full_error(folder, nbytes, cause=exc) from exc
                 raise
         os.replace(tmp, final_path)
     except BaseException:
@@ -227,7 +242,18 @@ def _reserve(fd, nbytes):
 @contextlib.contextmanager
 def file_lock(path):
     """Hold an exclusive lock on ``path + '.lock'`` (blocking)."""
-    fd = os.open(f"{path}.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    lock = f"{path}.lock"
+    flags = os.O_CREAT | os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
+    try:
+        fd = os.open(lock, flags, 0o600)
+    except OSError as exc:
+        # O_NOFOLLOW: a symlink planted at the lock's name (only possible for
+        # our own user: the folder is 0700) is removed, never followed into
+        # creating or locking its target.
+        if exc.errno != errno.ELOOP:
+            raise
+        os.unlink(lock)
+        fd = os.open(lock, flags, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -239,13 +265,24 @@ def create_once(final_path, nbytes, write):
     """Create ``final_path`` with ``write(f)`` unless it exists; safe across processes.
 
     One process writes; the others wait on the lock and then reuse the file.
-    Returns True if this call wrote the file.
+    Only a regular file is reused: anything else at that name (a symlink
+    planted where a sibling or gather is expected) is replaced by the atomic
+    rename, which never follows a symlink, so its target is neither read nor
+    written. Returns True if this call wrote the file.
     """
-    if os.path.exists(final_path):
+    if _is_regular_file(final_path):
         return False
     with file_lock(final_path):
-        if os.path.exists(final_path):
+        if _is_regular_file(final_path):
             return False
         with atomic_write(final_path, nbytes) as f:
             write(f)
     return True
+
+
+def _is_regular_file(path):
+    """Whether ``path`` itself (not a symlink's target) is a regular file."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False

@@ -18,9 +18,8 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import indexable
 
 from skmemmap._array import is_memmap_view
-from skmemmap._copies import copy_message
+from skmemmap._copies import report_copy
 from skmemmap._utils import format_mb
-from skmemmap.exceptions import CopyWarning
 
 __all__ = ["ContiguousKFold"]
 
@@ -239,6 +238,8 @@ class ContiguousKFold(BaseCrossValidator):
                 "and in every worker process, even when its rows are consecutive",
                 "Wrap X with skmemmap.memmap(X): it is written once to a file, and "
                 "contiguous folds then are views of that file in every process",
+                key="ContiguousKFold/not-memmap",
+                shape=shape,
             )
 
     def _warn_middle_folds(self, X, n_samples, row_nbytes, is_mm):
@@ -284,7 +285,14 @@ class ContiguousKFold(BaseCrossValidator):
             "them once on disk with skmemmap.shuffle(X, y) first, so that "
             "contiguous folds are random samples"
         )
-        _warn_at_user_code(what, sum(costs), cause, remedy)
+        _warn_at_user_code(
+            what,
+            sum(costs),
+            cause,
+            remedy,
+            key="ContiguousKFold/middle-folds",
+            X=X if is_mm else None,
+        )
 
 
 def _and_list(words):
@@ -295,6 +303,9 @@ def num_samples(X):
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) > 0:
         return int(shape[0])
+    if not hasattr(X, "__len__"):
+        # The error (and message) scikit-learn's KFold raises for such an X.
+        raise TypeError(f"Expected sequence or array-like, got {type(X)}")
     return len(X)
 
 
@@ -323,11 +334,12 @@ def _row_nbytes(X):
     return first.nbytes if first.dtype.kind in "biuf" else None
 
 
-def _warn_at_user_code(what, nbytes, cause, remedy):
-    """Emit a CopyWarning pointing at the first frame outside the libraries.
+def _warn_at_user_code(what, nbytes, cause, remedy, *, key, shape=None, X=None):
+    """Report a copy with a CopyWarning pointing at the first frame outside the
+    libraries.
 
-    Not ``report_copy``: that one stops at the first frame outside skmemmap,
-    which for a splitter is a line inside scikit-learn's search loop.
+    Not ``report_copy``'s default: that one stops at the first frame outside
+    skmemmap, which for a splitter is a line inside scikit-learn's search loop.
     """
     frame = sys._getframe(1)
     stacklevel = 2  # warnings.warn(stacklevel=2) points at this function's caller
@@ -336,6 +348,15 @@ def _warn_at_user_code(what, nbytes, cause, remedy):
     ):
         frame = frame.f_back
         stacklevel += 1
-    warnings.warn(
-        copy_message(what, nbytes, cause, remedy), CopyWarning, stacklevel=stacklevel
+    mapped = X._skm_file if X is not None else None
+    report_copy(
+        what,
+        nbytes,
+        cause,
+        remedy,
+        key=key,
+        folder=mapped.cache_folder if mapped else None,
+        shape=shape,
+        family=mapped.family if mapped else None,
+        stacklevel=stacklevel,
     )

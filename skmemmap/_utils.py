@@ -1,6 +1,7 @@
 """Small helpers shared by several modules: byte sizes and their formatting."""
 
 import numbers
+import os
 import re
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -40,3 +41,15 @@ def layout_name(dtype, order):
     return f"{dtype.name if hasattr(dtype, 'name') else dtype} " + (
         "Fortran" if order == "F" else "C"
     )
+
+
+def child_env():
+    """Environment for a ``python -m skmemmap...`` subprocess.
+
+    The child must import this very skmemmap, whether it is installed or run
+    from a source checkout, so its parent folder goes first on PYTHONPATH.
+    """
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env

@@ -21,11 +21,41 @@ class CopyWarning(EfficiencyWarning):
     The message says what was copied, how many MB, why, and how to avoid it.
     Silence it with ``warnings.filterwarnings("ignore", category=CopyWarning)``
     or turn it into an error with ``warnings.simplefilter("error", CopyWarning)``.
+
+    Examples
+    --------
+    >>> import warnings, numpy as np, skmemmap
+    >>> X = skmemmap.memmap(np.arange(20.0).reshape(10, 2))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", skmemmap.CopyWarning)
+    ...     rows = X[[0, 5]]  # a gap between the rows: not a view
+    >>> caught[0].category.__name__, "MB" in str(caught[0].message)
+    ('CopyWarning', True)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", skmemmap.CopyWarning)
+    ...     try:
+    ...         rows = X[[0, 5]]
+    ...     except skmemmap.CopyWarning:
+    ...         print("copy refused")
+    copy refused
     """
 
 
 class CopyError(RuntimeError):
-    """A copy was about to be made while ``on_copy="raise"`` forbids copies."""
+    """A copy was about to be made while ``on_copy="raise"`` forbids copies.
+
+    Examples
+    --------
+    >>> import numpy as np, skmemmap
+    >>> from sklearn.linear_model import Ridge
+    >>> X = skmemmap.memmap(np.random.RandomState(0).rand(50, 3))
+    >>> model = skmemmap.MemmapEstimator(Ridge(), on_copy="raise")
+    >>> try:
+    ...     model.fit(X, np.arange(50.0))
+    ... except skmemmap.CopyError as exc:
+    ...     print("Ridge" in str(exc), isinstance(exc, RuntimeError))
+    True True
+    """
 
 
 class LayoutWarning(UserWarning):
@@ -33,12 +63,57 @@ class LayoutWarning(UserWarning):
 
     X is then passed in the layout it already has. Register the class with
     :func:`skmemmap.register_layout` to silence it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn.base import BaseEstimator
+    >>> from skmemmap import LayoutWarning, layout_for
+    >>> class MyModel(BaseEstimator):
+    ...     def fit(self, X, y=None):
+    ...         return self
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     layout = layout_for(MyModel())
+    >>> caught[0].category is LayoutWarning, layout.keeps_input
+    (True, True)
     """
 
 
 class NotEnoughDiskSpaceError(OSError):
-    """The folder has too little free space to write a file."""
+    """The folder has too little free space to write a file.
+
+    The message names the folder, the bytes needed and the bytes free; no
+    partial file is left behind. It is an :class:`OSError`.
+
+    Examples
+    --------
+    >>> import numpy as np, skmemmap
+    >>> X = np.ones((10, 2))
+    >>> try:
+    ...     X_mm = skmemmap.memmap(X)
+    ... except skmemmap.NotEnoughDiskSpaceError as exc:
+    ...     print(exc)  # choose another folder= (or $SKMEMMAP_FOLDER)
+    >>> X_mm.shape
+    (10, 2)
+    """
 
 
 class FileMismatchError(ValueError):
-    """A mapped file no longer matches the dtype, shape or size recorded for it."""
+    """A mapped file no longer matches the dtype, shape or size recorded for it.
+
+    It is a :class:`ValueError`.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, skmemmap
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.zeros((100, 4)))
+    >>> with open(path, "r+b") as f:
+    ...     _ = f.truncate(1000)  # the data cut short
+    >>> try:
+    ...     skmemmap.load(path)
+    ... except skmemmap.FileMismatchError as exc:
+    ...     print("truncated" in str(exc))
+    True
+    """

@@ -99,7 +99,7 @@ def test_bench_small(tmp_path):
         str(out_png),
     )
     assert proc.returncode == 0, proc.stderr
-    assert "logreg" in proc.stdout and "mem ratio" in proc.stdout
+    assert "logreg" in proc.stdout and "plain / skmemmap" in proc.stdout
     assert "[ 2/2] logreg n_jobs=1 folds=2 skmemmap" in proc.stderr  # progress
     results = json.loads(out_json.read_text())
     assert [r["mode"] for r in results["runs"]] == ["plain", "skmemmap"]

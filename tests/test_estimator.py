@@ -431,3 +431,32 @@ def test_sparse_x_passes_through_unmapped_with_one_note(folder):
     with warnings.catch_warnings():
         warnings.simplefilter("error", skmemmap.LayoutWarning)
         MemmapEstimator(LogisticRegression()).fit(X_sp, y)  # said once only
+
+
+@pytest.mark.parametrize(
+    "est",
+    [
+        LogisticRegression(),
+        Ridge(),
+        RandomForestClassifier(n_estimators=5, random_state=0),
+        make_pipeline(StandardScaler(), Lasso(alpha=0.01)),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_cross_val_predict_with_contiguous_kfold_equals_plain(folder, est):
+    X, y_clf, y_reg = _data(1200, 6)
+    y = y_clf if sklearn.base.is_classifier(est) else y_reg
+    X_in = X.astype(np.float32) if isinstance(est, RandomForestClassifier) else X
+    X_mm = skmemmap.memmap(X_in)
+    with warnings.catch_warnings():
+        # 2 contiguous folds: no fold is copied or gathered, in any process
+        # (scikit-learn forwards this filter to its workers). Estimators' own
+        # copies (Ridge's, StandardScaler's) may still be reported.
+        warnings.filterwarnings(
+            "error", message="(Copied|Gathered|Converted)", category=CopyWarning
+        )
+        got = cross_val_predict(
+            MemmapEstimator(est), X_mm, y, cv=skmemmap.ContiguousKFold(), n_jobs=2
+        )
+    expected = cross_val_predict(est, X_in, y, cv=KFold(2))
+    np.testing.assert_array_equal(got, expected)

@@ -48,7 +48,7 @@ from sklearn.tree import DecisionTreeClassifier
 import skmemmap
 from skmemmap import Layout, LayoutWarning, MemmapEstimator, layout_for
 
-F32_F = Layout(np.float32, "F")
+F32_F = Layout(np.float32, ("F", "C"))
 CD = Layout((np.float64, np.float32), "F", writeable=True)
 C = Layout((np.float64, np.float32), "C")
 C_W = Layout((np.float64, np.float32), "C", writeable=True)
@@ -174,6 +174,13 @@ def test_layout_validation_and_resolution():
     assert C64.resolve(X32F) == (np.float64, "C")
     assert Layout().resolve(X32F) == (np.float32, "F")
     assert C.describe() == "float64 or float32 C"
+    trees = Layout(np.float32, ("F", "C"))
+    assert trees.describe() == "float32 Fortran or C"
+    assert trees.resolve(np.ones((3, 2), dtype=np.float32)) == (np.float32, "C")
+    assert trees.resolve(X32F) == (np.float32, "F")
+    assert trees.resolve(X64) == (np.float32, "F")  # converted: preferred order
+    with pytest.raises(ValueError, match="order must be"):
+        Layout(np.float32, ("F", "K"))
 
 
 def test_own_copies_known_for_copying_estimators():

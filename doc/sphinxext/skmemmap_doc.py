@@ -1,0 +1,185 @@
+"""Sphinx directives that render tables from the code, so the docs cannot drift.
+
+``.. skmemmap-layout-table::``
+    One row per entry of skmemmap's layout registry
+    (``skmemmap._layout._BUILTIN``), listing the public scikit-learn
+    estimators it covers: the layout ``layout_for`` gives them, whether they
+    get a copy-on-write map, and the copies they still make by themselves
+    (``_OWN_COPIES`` through ``own_copies``). Built from the installed
+    scikit-learn at build time.
+
+``.. skmemmap-bench:: PATH``
+    The benchmark table and figure, if ``PATH.json`` / ``PATH.png`` exist
+    (relative to the source directory, e.g. ``_static/bench``); otherwise a
+    note saying how to produce them. A missing file is not a warning, so
+    ``sphinx-build -W`` passes before anyone has run the benchmark.
+"""
+
+import json
+import os
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.util.docutils import SphinxDirective
+
+
+def _registry_rows():
+    """(entry, [estimator classes], layout, own-copy factor, cause) per group.
+
+    Estimators are grouped by the registry entry that matches them and what
+    ``layout_for`` and ``own_copies`` return for them.
+    """
+    from sklearn.utils import all_estimators
+
+    from skmemmap import layout_for, own_copies
+    from skmemmap._layout import _BUILTIN
+
+    groups = {}
+    for _, cls in all_estimators():
+        for klass in cls.__mro__:
+            # the registry's own matching rule (see skmemmap._layout._lookup)
+            if (
+                klass.__module__.split(".")[0] == "sklearn"
+                and klass.__name__ in _BUILTIN
+            ):
+                key = (klass.__name__, layout_for(cls), *own_copies(cls))
+                groups.setdefault(key, []).append(cls)
+                break
+    order = list(_BUILTIN)
+    return [
+        (entry, classes, layout, factor, cause)
+        for (entry, layout, factor, cause), classes in sorted(
+            groups.items(), key=lambda item: order.index(item[0][0])
+        )
+    ]
+
+
+def _cell(text):
+    return text.replace("|", "\\|") if text else "\\-"
+
+
+class LayoutTable(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        lines = [
+            ".. list-table::",
+            "   :header-rows: 1",
+            "   :widths: 30 16 10 10 34",
+            "",
+            "   * - Estimators",
+            "     - Reads X without a copy as",
+            "     - Copy-on-write map",
+            "     - Own copies in fit",
+            "     - Why (registry entry)",
+        ]
+        for entry, classes, layout, factor, cause in _registry_rows():
+            # public path: sklearn.<subpackage> re-exports every estimator
+            names = ", ".join(
+                f":class:`~sklearn.{cls.__module__.split('.')[1]}.{cls.__name__}`"
+                for cls in classes
+            )
+            copies = f"{factor:g}x X" if factor else "none known"
+            why = f"{cause} ({entry})" if cause else f"({entry})"
+            lines += [
+                f"   * - {names}",
+                f"     - {_cell(layout.describe())}",
+                f"     - {'yes' if layout.writeable else 'no'}",
+                f"     - {copies}",
+                f"     - {_cell(why)}",
+            ]
+        return self._parse(lines)
+
+    def _parse(self, lines):
+        container = nodes.container()
+        source = "<skmemmap-layout-table>"
+        self.state.nested_parse(StringList(lines, source=source), 0, container)
+        return container.children
+
+
+class BenchResults(SphinxDirective):
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        stem = self.arguments[0]
+        src = self.env.srcdir
+        json_path = os.path.join(src, stem + ".json")
+        png_path = os.path.join(src, stem + ".png")
+        lines = []
+        if os.path.exists(json_path):
+            self.env.note_dependency(json_path)
+            with open(json_path) as f:
+                results = json.load(f)
+            lines += _bench_table(results)
+        else:
+            lines += [
+                ".. note::",
+                "",
+                f"   No results yet: ``{stem}.json`` does not exist. Run the "
+                "command above to produce it.",
+                "",
+            ]
+        if os.path.exists(png_path):
+            self.env.note_dependency(png_path)
+            lines += [
+                f".. figure:: /{stem}.png",
+                "   :alt: Memory over time and time vs peak memory, plain "
+                "scikit-learn and skmemmap",
+                "",
+                "   Left: memory above the start during one search. Right: wall "
+                "time against peak memory for every run.",
+                "",
+            ]
+        container = nodes.container()
+        self.state.nested_parse(StringList(lines, source=json_path), 0, container)
+        return container.children
+
+
+def _bench_table(results):
+    x_nbytes = results["x_nbytes"]
+    n_samples, n_features = results["shape"]
+    pairs = {}
+    for run in results["runs"]:
+        key = (run["workload"], run["n_jobs"], run["folds"])
+        pairs.setdefault(key, {})[run["mode"]] = run
+    lines = [
+        f"X: {n_samples} x {n_features} float64 ({x_nbytes / 2**20:.0f} MB)"
+        + (", ``--quick``" if results.get("quick") else "")
+        + ". Peak memory above the start, summed over the process tree.",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - workload",
+        "     - n_jobs",
+        "     - folds",
+        "     - plain MB (x X)",
+        "     - plain s",
+        "     - skmemmap MB (x X)",
+        "     - skmemmap s",
+        "     - memory ratio",
+        "     - time ratio",
+    ]
+    for (workload, n_jobs, folds), pair in pairs.items():
+        p, s = pair.get("plain"), pair.get("skmemmap")
+        if p is None or s is None:
+            continue
+        lines += [
+            f"   * - {workload}",
+            f"     - {n_jobs}",
+            f"     - {folds}",
+            f"     - {p['peak_bytes'] / 2**20:.0f} ({p['peak_bytes'] / x_nbytes:.1f})",
+            f"     - {p['seconds']:.1f}",
+            f"     - {s['peak_bytes'] / 2**20:.0f} ({s['peak_bytes'] / x_nbytes:.1f})",
+            f"     - {s['seconds']:.1f}",
+            f"     - {p['peak_bytes'] / max(s['peak_bytes'], 1):.1f}",
+            f"     - {p['seconds'] / max(s['seconds'], 1e-9):.2f}",
+        ]
+    return [*lines, ""]
+
+
+def setup(app):
+    app.add_directive("skmemmap-layout-table", LayoutTable)
+    app.add_directive("skmemmap-bench", BenchResults)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

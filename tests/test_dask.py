@@ -1,0 +1,133 @@
+"""Scaling out: the same searches under joblib's dask backend, views in the workers."""
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from _spy import ViewSpy, describe, read_log  # noqa: E402
+from sklearn.model_selection import (  # noqa: E402
+    GridSearchCV,
+    KFold,
+    cross_val_predict,
+)
+
+import skmemmap  # noqa: E402
+
+IMPORT_ROOT = str(Path(skmemmap.__file__).resolve().parent.parent)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One two-process LocalCluster for the module (starting one takes seconds)."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 5))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(300) > 0).astype(int)
+    return X, y, skmemmap.memmap(X, folder=tmp_path)
+
+
+def check_views(log, X_mm, client):
+    records = read_log(log)
+    workers = set(client.run(os.getpid).values())
+    assert {r["pid"] for r in records} & workers, "no record from a dask worker"
+    for r in records:
+        assert r["is_view"] and not r["owndata"], r
+        assert r["filename"] == X_mm.filename, r
+
+
+def test_grid_search_on_dask_equals_scikit_learn(client, data, tmp_path):
+    X, y, X_mm = data
+    log = tmp_path / "spy.jsonl"
+    grid = {"C": [0.1, 1.0]}
+    with warnings.catch_warnings(), joblib.parallel_config(backend="dask"):
+        warnings.simplefilter("error", skmemmap.CopyWarning)
+        search = GridSearchCV(ViewSpy(log=str(log)), grid, cv=KFold(2), n_jobs=2)
+        search.fit(X_mm, y)
+    plain = GridSearchCV(ViewSpy(), grid, cv=KFold(2)).fit(X, y)
+
+    check_views(log, X_mm, client)
+    for key in ("mean_test_score", "split0_test_score", "split1_test_score"):
+        np.testing.assert_array_equal(search.cv_results_[key], plain.cv_results_[key])
+    assert search.best_params_ == plain.best_params_
+
+
+def test_cross_val_predict_on_dask_equals_scikit_learn(client, data, tmp_path):
+    X, y, X_mm = data
+    log = tmp_path / "spy.jsonl"
+    with warnings.catch_warnings(), joblib.parallel_config(backend="dask"):
+        warnings.simplefilter("error", skmemmap.CopyWarning)
+        pred = cross_val_predict(ViewSpy(log=str(log)), X_mm, y, cv=KFold(2), n_jobs=2)
+
+    check_views(log, X_mm, client)
+    np.testing.assert_array_equal(pred, cross_val_predict(ViewSpy(), X, y, cv=KFold(2)))
+
+
+def test_scatter_and_submit_send_a_reference(client):
+    # joblib scatters every argument above 1 kB: dask must not copy the data.
+    big = skmemmap.memmap(np.ones((50_000, 20)))  # 8 MB
+    _, frames = distributed.protocol.serialize(big[10:])
+    assert sum(len(memoryview(f)) for f in frames) < 4096
+    [future] = client.scatter([big[10:]])
+    is_view, filename, total = client.submit(describe, future).result()
+    assert is_view and filename == big.filename and total == float(big[10:].sum())
+
+
+def test_registration_works_when_distributed_is_imported_later():
+    # This module imports distributed first when it runs alone; a user who
+    # imports skmemmap first relies on the import hook.
+    code = """
+        import skmemmap, distributed
+        import numpy as np
+        from distributed.protocol import serialize
+        X = skmemmap.memmap(np.ones((10_000, 10)))
+        print(sum(len(memoryview(f)) for f in serialize(X)[1]))
+        """
+    env = dict(os.environ, PYTHONPATH=IMPORT_ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 4096
+
+
+def test_worker_without_the_file_names_path_and_remedy(client, tmp_path):
+    # As a worker on another machine, without the folder, would see it.
+    X_mm = skmemmap.memmap(np.ones((100, 4)), folder=tmp_path)
+    view = X_mm[10:20]
+    data = pickle.dumps(view)
+    os.unlink(X_mm.filename)  # still mapped here, gone for the workers
+
+    future = client.submit(pickle.loads, data, pure=False)
+    with pytest.raises(FileNotFoundError) as info:
+        future.result()
+    message = str(info.value)
+    assert X_mm.filename in message
+    assert "shared filesystem" in message
+    assert "folder=" in message and "SKMEMMAP_FOLDER" in message
