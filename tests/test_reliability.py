@@ -281,7 +281,7 @@ def test_killed_worker_fails_the_search_and_the_parent_goes_on(skm_folder, tmp_p
         import json, os, sys, warnings
         import numpy as np
         import skmemmap
-        from _faults import KillOnSecondFit
+        from _faults import KillOnGatheredFit, KillOnSecondFit
         from sklearn.model_selection import GridSearchCV, KFold
         from skmemmap._folder import session_folder
 
@@ -296,7 +296,7 @@ def test_killed_worker_fails_the_search_and_the_parent_goes_on(skm_folder, tmp_p
             # KFold(3): workers also gather the middle training set to a file.
             with skmemmap.config_context(gather_nbytes=0):
                 GridSearchCV(
-                    KillOnSecondFit(marker=sys.argv[1]), grid, cv=KFold(3), n_jobs=2
+                    KillOnGatheredFit(marker=sys.argv[1]), grid, cv=KFold(3), n_jobs=2
                 ).fit(X_mm, y)
         except Exception as exc:
             out["error"] = f"{type(exc).__module__}.{type(exc).__name__}"
