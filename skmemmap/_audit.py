@@ -22,7 +22,6 @@ import gc
 import json
 import os
 import pickle
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +34,7 @@ from sklearn.base import clone, is_classifier, is_regressor
 
 from skmemmap._array import memmap
 from skmemmap._layout import layout_for, own_copies
-from skmemmap._utils import child_env, format_mb, layout_name
+from skmemmap._utils import format_mb, layout_name, run_module
 
 __all__ = ["AuditResult", "audit"]
 
@@ -384,18 +383,7 @@ def _measure_in_subprocess(estimator, X, y, layouts, repeats, folder):
                 },
                 f,
             )
-        proc = subprocess.run(
-            [sys.executable, "-m", "skmemmap._audit", job],
-            capture_output=True,
-            text=True,
-            env=child_env(),
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"The audit subprocess failed (exit {proc.returncode}):\n"
-                f"{proc.stderr[-3000:]}"
-            )
+        run_module("skmemmap._audit", job, what="The audit subprocess")
         with open(job + ".json") as f:
             return json.load(f)
 

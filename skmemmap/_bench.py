@@ -30,14 +30,13 @@ The subprocess prints one JSON line; the parent prints the table.
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-from skmemmap._utils import child_env
+from skmemmap._utils import run_module
 
 __all__ = ["main_bench", "run_bench"]
 
@@ -199,20 +198,13 @@ def run_one(spec):
 
 
 def _subprocess_run(spec, timeout):
-    proc = subprocess.run(
-        [sys.executable, "-m", "skmemmap._bench", json.dumps(spec)],
-        capture_output=True,
-        text=True,
+    proc = run_module(
+        "skmemmap._bench",
+        json.dumps(spec),
         timeout=timeout,
-        env=child_env(),
-        check=False,
+        what=f"Benchmark run {spec['workload']} {spec['mode']} "
+        f"n_jobs={spec['n_jobs']} folds={spec['folds']}",
     )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"Benchmark run {spec['workload']} {spec['mode']} n_jobs={spec['n_jobs']} "
-            f"folds={spec['folds']} failed (exit {proc.returncode}):\n"
-            f"{proc.stderr[-3000:]}"
-        )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

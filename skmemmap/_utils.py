@@ -3,6 +3,8 @@
 import numbers
 import os
 import re
+import subprocess
+import sys
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -53,3 +55,24 @@ def child_env():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
+
+
+def run_module(module, *args, what, timeout=None):
+    """Run ``python -m module *args`` in a child that imports this skmemmap.
+
+    Returns the completed process; raises RuntimeError naming ``what`` and
+    quoting the end of the child's stderr if it failed.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=child_env(),
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{what} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
+    return proc

@@ -25,6 +25,16 @@ def skm_folder(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def folder(skm_folder, monkeypatch):
+    """``skm_folder``, plus a clean slate of the once-per-process copy reports,
+    so that a test sees the warnings its own calls cause."""
+    monkeypatch.setattr("skmemmap._estimator._reported", set())
+    monkeypatch.setattr("skmemmap._report._reemitted", set())
+    monkeypatch.setattr("skmemmap._report._pending", {})
+    return skm_folder
+
+
+@pytest.fixture
 def user_file(tmp_path):
     """Save arrays as a user's ``.npy`` files; at teardown check none was modified.
 

@@ -23,18 +23,6 @@ from _helpers import folder_files
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """A fresh SKMEMMAP_FOLDER, and a clean slate of once-per-process reports."""
-    base = tmp_path / "skm"
-    base.mkdir()
-    monkeypatch.setenv("SKMEMMAP_FOLDER", str(base))
-    monkeypatch.setattr("skmemmap._estimator._reported", set())
-    monkeypatch.setattr("skmemmap._report._reemitted", set())
-    monkeypatch.setattr("skmemmap._report._pending", {})
-    return base
-
-
 def _data(n_samples=2000, n_features=20):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n_samples, n_features))

@@ -27,16 +27,6 @@ from _spy_est import SpyRegressor, read_log
 
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """A fresh SKMEMMAP_FOLDER, and a clean slate of once-per-process reports."""
-    base = tmp_path / "skm"
-    base.mkdir()
-    monkeypatch.setenv("SKMEMMAP_FOLDER", str(base))
-    monkeypatch.setattr("skmemmap._estimator._reported", set())
-    return base
-
-
-@pytest.fixture
 def spy_layout():
     skmemmap.register_layout(SpyRegressor, Layout(np.float32, "F"))
     yield

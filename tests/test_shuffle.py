@@ -14,15 +14,6 @@ from skmemmap import ContiguousKFold, CopyWarning
 from skmemmap._split import fold_sizes
 
 
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """A fresh SKMEMMAP_FOLDER for the files of one test."""
-    base = tmp_path / "skm"
-    base.mkdir()
-    monkeypatch.setenv("SKMEMMAP_FOLDER", str(base))
-    return base
-
-
 def _rows_with_ids(n_samples, n_features=3, dtype=np.float64, order="C"):
     """X whose column 0 is the row number, so any permutation can be read back."""
     X = np.empty((n_samples, n_features), dtype=dtype, order=order)

@@ -30,15 +30,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _spy_split import SpySplitRidge, read_log
 
 
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """A fresh SKMEMMAP_FOLDER for the files of one test."""
-    base = tmp_path / "skm"
-    base.mkdir()
-    monkeypatch.setenv("SKMEMMAP_FOLDER", str(base))
-    return base
-
-
 def _data(n_samples=120, n_features=5, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(n_samples, n_features))
