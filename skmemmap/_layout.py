@@ -126,7 +126,8 @@ class Layout:
 
 
 # The layouts below were measured with scikit-learn 1.9.1 on read-only memmap
-# input (../shared/FACTS.md, re-checked by `skmemmap.audit` in the test suite).
+# input with `python -m skmemmap audit`, and re-checked by measurement in the
+# test suite (tests/test_audit.py).
 # Estimators that compute in float32 as well read float32 X as it is: converting
 # it to float64 would double it. liblinear and libsvm read float64 only.
 _F64_32 = (np.float64, np.float32)
@@ -174,15 +175,19 @@ _BUILTIN = {
 }
 
 # Copies an estimator makes by itself whatever layout it gets, as a multiple
-# of X's size during fit (float64 X), measured with scikit-learn 1.9.1 (see
-# ../shared/FACTS.md and the audit table in the docs). Reported once per class.
+# of X's size during fit (float64 X), measured with scikit-learn 1.9.1 by
+# `python -m skmemmap audit` (see the layout table in the user guide).
+# Reported once per class.
 _OWN_COPIES = {
     "BaseHistGradientBoosting": (
         0.125,
         "it bins X into its own uint8 copy (and, with early stopping, splits off "
         "a validation set by fancy indexing: +0.86x)",
     ),
-    "ElasticNet": (1.0, "its solver centers a copy of X (fit_intercept=True)"),
+    "ElasticNet": (
+        1.0,
+        "its solver centers a copy of X (about 2x with fit_intercept=False)",
+    ),
     "LinearModelCV": (1.0, "its solver centers a copy of X for every fold"),
     "_BaseRidge": (
         2.0,
