@@ -29,7 +29,7 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from skmemmap._bench import format_table, run_bench
+from skmemmap._bench import exit_on_sigterm, format_table, run_bench
 
 # Two runs of the same search on this 2-core machine differ by up to ~10% in
 # wall time; a difference below that is not a slowdown.
@@ -43,6 +43,7 @@ def main(argv=None):
     parser.add_argument("--json", default=None)
     parser.add_argument("--folder", default=None)
     args = parser.parse_args(argv)
+    exit_on_sigterm()
     nbytes = args.n_samples * args.n_features * 8
     if nbytes < 300 * 2**20:
         print(f"note: X is {nbytes / 2**20:.0f} MB; the targets are set for >= 300 MB")

@@ -30,6 +30,7 @@ The subprocess prints one JSON line; the parent prints the table.
 import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -427,10 +428,17 @@ def _int_list(text, name):
     return values
 
 
+def exit_on_sigterm():
+    """Make SIGTERM (``kill``, a CI timeout) exit normally, so that the
+    temporary dataset folder is removed; Python's default would skip that."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main_bench(args):
     def progress(line):
         print(line, file=sys.stderr, flush=True)
 
+    exit_on_sigterm()
     results = run_bench(
         n_samples=args.n_samples,
         n_features=args.n_features,
