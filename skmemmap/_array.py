@@ -291,6 +291,21 @@ def open_file(
     return mapped
 
 
+def open_derived(mapped, path, mode="r"):
+    """Map a file made from ``mapped`` (a gather, a sibling), or ``mapped``'s own
+    file copy-on-write (``mode="c"``), as part of its family.
+
+    The derived mapping follows ``mapped``'s gather setting and keeps it alive:
+    releasing the root deletes its family's files, and an owned root's own file.
+    """
+    out = open_file(
+        path, mode=mode, cache_folder=mapped.cache_folder, family=mapped.family
+    )
+    out._gather_override = mapped._gather_override
+    out.parent = mapped
+    return out
+
+
 def _rebuild(ref, byte_offset, shape, strides, dtype):
     """Unpickle a MemmapArray: map the same file here and take the same view."""
     mapped = open_file(
@@ -618,10 +633,7 @@ def _gather(view, idx):
             return plain[:, cols][idx]
 
     written = _write_npy_once(path, get_block, shape, view.dtype, order)
-    out = open_file(path, cache_folder=mapped.cache_folder, family=mapped.family)
-    out._gather_override = mapped._gather_override
-    out.parent = mapped  # the root's release deletes this file: keep it alive
-    return out.full(), written
+    return open_derived(mapped, path).full(), written
 
 
 def _write_npy_once(path, get_block, shape, dtype, order, src_itemsize=0):
@@ -721,10 +733,7 @@ def sibling(mapped, dtype, order):
     )
     if written:
         _drop_pages(mapped)
-    out = open_file(path, cache_folder=mapped.cache_folder, family=mapped.family)
-    out._gather_override = mapped._gather_override
-    out.parent = mapped  # the root's release deletes this file: keep it alive
-    return out, written
+    return open_derived(mapped, path), written
 
 
 def _drop_pages(mapped):

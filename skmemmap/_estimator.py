@@ -27,7 +27,7 @@ from skmemmap._array import (
     in_layout,
     is_memmap_view,
     memmap,
-    open_file,
+    open_derived,
     order_of,
     row_range,
     sibling_path,
@@ -688,10 +688,7 @@ def _note_sparse_once(name):
 def _copy_on_write(X):
     """The same view of X's file, mapped copy-on-write (writeable, file untouched)."""
     mapped = X._skm_file
-    cow = open_file(
-        mapped.path, mode="c", cache_folder=mapped.cache_folder, family=mapped.family
-    )
-    cow._gather_override = mapped._gather_override
+    cow = open_derived(mapped, mapped.path, mode="c")
     offset = X.__array_interface__["data"][0] - mapped.start
     return cow.view(offset, X.shape, X.strides, X.dtype)
 

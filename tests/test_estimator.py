@@ -450,3 +450,19 @@ def test_cross_val_predict_with_contiguous_kfold_equals_plain(folder, est):
         )
     expected = cross_val_predict(est, X_in, y, cv=KFold(2))
     np.testing.assert_array_equal(got, expected)
+
+
+def test_copy_on_write_view_keeps_its_file_alive(folder):
+    from skmemmap._estimator import _copy_on_write
+
+    X, _, _ = _data(200, 4)
+    X_mm = skmemmap.memmap(X)
+    path = X_mm.filename
+    cow = _copy_on_write(X_mm[50:100])
+    assert cow.flags.writeable
+    del X_mm
+    gc.collect()
+    # The root array is gone, but the writeable view still maps its file:
+    # the file must stay, so the view can still be sent to a worker.
+    assert os.path.exists(path)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(cow)), X[50:100])
