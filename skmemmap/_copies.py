@@ -236,16 +236,18 @@ def _deferred_here(folder):
 
 
 # -- reporting ------------------------------------------------------------------------
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# Top-level packages whose frames a warning skips by default: it points at
+# the first line outside skmemmap, where the copy was asked for.
+OWN_PACKAGES = frozenset({"skmemmap"})
 
 
-def _external_stacklevel():
-    """Stack level of the first caller outside skmemmap (the user's line, or
-    scikit-learn's), so a warning points where the copy was asked for."""
+def _external_stacklevel(skip=OWN_PACKAGES):
+    """``stacklevel``, for a ``warnings.warn`` in the function calling this one,
+    of the first frame up the stack whose top-level package is not in ``skip``
+    (the outermost frame if all are)."""
     frame, level = sys._getframe(2), 2
-    while (
-        frame is not None
-        and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR
+    while frame.f_back is not None and (
+        frame.f_globals.get("__name__", "").partition(".")[0] in skip
     ):
         frame, level = frame.f_back, level + 1
     return level
@@ -293,7 +295,7 @@ def report_copy(
     estimator=None,
     family=None,
     warn=True,
-    stacklevel=None,
+    skip=OWN_PACKAGES,
 ):
     """Record a copy of ``nbytes`` and warn (or raise, or stay silent, per ``on_copy``).
 
@@ -315,9 +317,9 @@ def report_copy(
     warn : bool, default=True
         False records the event without warning (a cause already reported in
         this process).
-    stacklevel : int, default=None
-        Stack level relative to the caller; default: the first frame outside
-        skmemmap.
+    skip : frozenset of str, default=frozenset({"skmemmap"})
+        The warning points at the first frame whose top-level package is not
+        one of these.
     """
     if on_copy == "ignore":
         return
@@ -338,7 +340,7 @@ def report_copy(
         raise CopyError(message)
     if not warn:
         return
-    level = _external_stacklevel() if stacklevel is None else stacklevel + 1
+    level = _external_stacklevel(skip)
     if key is not None and _deferred_here(folder):
         # A worker: the parent re-emits this when its report closes. Warning
         # filters still apply ("error" still fails the fit, as scikit-learn

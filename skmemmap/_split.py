@@ -10,7 +10,6 @@ starts in a worker where its warnings would be lost.
 """
 
 import numbers
-import sys
 import warnings
 
 import numpy as np
@@ -341,13 +340,6 @@ def _warn_at_user_code(what, nbytes, cause, remedy, *, key, shape=None, X=None):
     Not ``report_copy``'s default: that one stops at the first frame outside
     skmemmap, which for a splitter is a line inside scikit-learn's search loop.
     """
-    frame = sys._getframe(1)
-    stacklevel = 2  # warnings.warn(stacklevel=2) points at this function's caller
-    while frame.f_back is not None and (
-        frame.f_globals.get("__name__", "").partition(".")[0] in _LIBRARY_PACKAGES
-    ):
-        frame = frame.f_back
-        stacklevel += 1
     mapped = X._skm_file if X is not None else None
     report_copy(
         what,
@@ -358,5 +350,5 @@ def _warn_at_user_code(what, nbytes, cause, remedy, *, key, shape=None, X=None):
         folder=mapped.cache_folder if mapped else None,
         shape=shape,
         family=mapped.family if mapped else None,
-        stacklevel=stacklevel,
+        skip=_LIBRARY_PACKAGES,
     )
