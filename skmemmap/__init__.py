@@ -10,8 +10,8 @@ from skmemmap._config import config_context, get_config, set_config
 from skmemmap._estimator import MemmapEstimator
 from skmemmap._layout import Layout, layout_for, own_copies, register_layout
 from skmemmap._monitor import MemoryMonitor
-from skmemmap._report import CopyReport, copy_report
 from skmemmap._shuffle import shuffle
+from skmemmap._signal import CopyReport, copy_report
 from skmemmap._split import ContiguousKFold
 from skmemmap.exceptions import (
     CopyError,

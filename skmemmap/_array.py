@@ -24,10 +24,10 @@ from numpy.lib.array_utils import byte_bounds
 from numpy.lib.stride_tricks import as_strided
 
 from skmemmap._config import get_config
-from skmemmap._copies import mark_folder, report_copy
 from skmemmap._dask import send_by_reference
 from skmemmap._folder import ENV_VAR, atomic_write, create_once, session_folder
 from skmemmap._npy import header_bytes, read_header, write_blocks
+from skmemmap._signal import CopyEvent, emit
 from skmemmap.exceptions import FileMismatchError
 
 __all__ = ["MemmapArray", "is_memmap_view", "load", "memmap"]
@@ -190,7 +190,6 @@ class _MappedFile:
 
     def ref(self):
         """What a pickle of a view of this file carries, instead of its data."""
-        mark_folder(self.cache_folder)  # workers defer to an open copy_report
         return {
             "path": self.path,
             "key": self.key,
@@ -474,35 +473,39 @@ class MemmapArray(np.ndarray):
         row_nbytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.itemsize
         nbytes = row_nbytes * idx.size
         shape = (idx.size, *self.shape[1:])
-        why = _describe_selection(idx)
+        why = f"the selection {_describe_selection(idx)}, so it is not a view"
         threshold = mapped.gather_nbytes
         if mapped.cache_folder and threshold is not None and nbytes > threshold:
             result, written = _gather(self, idx)
             if written:
-                report_copy(
-                    f"Gathered {shape[0]} of {self.shape[0]} rows (shape {shape}) "
-                    f"into a file that every process reuses",
-                    nbytes,
-                    f"the selection {why}, so it cannot be a view",
-                    "Contiguous folds (skmemmap.ContiguousKFold(2), or a shuffle "
-                    "done once with skmemmap.shuffle) avoid it",
-                    key="gather",
+                emit(
+                    CopyEvent(
+                        "rows",
+                        "Non-contiguous rows of X copied, not viewed",
+                        nbytes,
+                        "Take contiguous rows to get views: ContiguousKFold(2), "
+                        "or shuffle=False after skmemmap.shuffle(X, y)",
+                        f"{why}; {shape[0]} rows were gathered into a file that "
+                        f"every process reuses",
+                        on_disk=True,
+                        family=mapped.family,
+                        shape=shape,
+                    ),
                     folder=mapped.cache_folder,
-                    shape=shape,
-                    family=mapped.family,
                 )
             return result[(slice(None), *rest)] if rest else result
         result = super().__getitem__((idx, *rest))
-        report_copy(
-            f"Copied {shape[0]} of {self.shape[0]} rows (shape {shape}) in memory",
-            nbytes,
-            f"the selection {why}, so it cannot be a view",
-            "Select one contiguous, ascending run of rows to get a view (for CV: "
-            "skmemmap.ContiguousKFold(2))",
-            key="copy-rows",
+        emit(
+            CopyEvent(
+                "rows",
+                "Non-contiguous rows of X copied, not viewed",
+                nbytes,
+                "Select one contiguous, ascending run of rows to get a view",
+                f"{why}; {shape[0]} rows were copied in memory",
+                family=mapped.family,
+                shape=shape,
+            ),
             folder=mapped.cache_folder,
-            shape=shape,
-            family=mapped.family,
         )
         return _demote(result)
 
@@ -573,7 +576,8 @@ def _describe_selection(idx):
         return "repeats rows"
     if np.any(d < 0):
         return "is not in ascending order"
-    return f"has {int(np.count_nonzero(d > 1))} gap(s)"
+    gaps = int(np.count_nonzero(d > 1))
+    return f"has {gaps} gap{'s' if gaps != 1 else ''}"
 
 
 _ROW_KEY_REST = (Ellipsis, slice(None))

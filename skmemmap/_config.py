@@ -18,7 +18,17 @@ from skmemmap._utils import parse_nbytes
 # than creating, writing and mapping a file (about a millisecond of syscalls).
 _DEFAULT_GATHER_NBYTES = 2**20
 
-_global_config = {"gather_nbytes": _DEFAULT_GATHER_NBYTES}
+# 1 MB: a copy smaller than this is recorded (skmemmap.copy_report shows it)
+# but not warned about. Copies that small never decide whether a fit fits in
+# memory, and warning about them (X[[3, 1]] on a small X) teaches people to
+# silence the warnings that matter (scikit-learn removed its warn_on_dtype
+# for that reason, scikit-learn#13306).
+_DEFAULT_WARN_NBYTES = 2**20
+
+_global_config = {
+    "gather_nbytes": _DEFAULT_GATHER_NBYTES,
+    "warn_nbytes": _DEFAULT_WARN_NBYTES,
+}
 _lock = threading.Lock()
 
 
@@ -32,6 +42,9 @@ def get_config():
         :class:`~skmemmap.MemmapArray` larger than this many bytes are
         gathered into a file that every process reuses; smaller ones are
         copied in memory.
+        ``warn_nbytes``: a cause whose copies in one call add up to fewer
+        bytes than this is recorded (see :func:`skmemmap.copy_report`) but
+        not warned about.
 
     Examples
     --------
@@ -43,7 +56,7 @@ def get_config():
         return _global_config.copy()
 
 
-def set_config(gather_nbytes=None):
+def set_config(gather_nbytes=None, warn_nbytes=None):
     """Set skmemmap settings (for the whole process).
 
     Parameters
@@ -52,6 +65,10 @@ def set_config(gather_nbytes=None):
         Threshold above which non-contiguous row selections are gathered into
         a reusable file, e.g. ``"1M"`` or ``10_000_000``. ``None`` leaves the
         setting unchanged.
+    warn_nbytes : int or str, default=None
+        Threshold below which the copies of one cause in one call are not
+        warned about (they are still recorded), e.g. ``"1M"``; ``0`` warns
+        about every copy. ``None`` leaves the setting unchanged.
 
     Examples
     --------
@@ -61,19 +78,20 @@ def set_config(gather_nbytes=None):
     4194304
     >>> skmemmap.set_config(gather_nbytes="1M")
     """
-    if gather_nbytes is not None:
-        value = parse_nbytes(gather_nbytes, "gather_nbytes")
-        with _lock:
-            _global_config["gather_nbytes"] = value
+    for name, value in (("gather_nbytes", gather_nbytes), ("warn_nbytes", warn_nbytes)):
+        if value is not None:
+            nbytes = parse_nbytes(value, name)
+            with _lock:
+                _global_config[name] = nbytes
 
 
 @contextlib.contextmanager
-def config_context(*, gather_nbytes=None):
+def config_context(*, gather_nbytes=None, warn_nbytes=None):
     """Temporarily change skmemmap settings (see :func:`set_config`).
 
     Parameters
     ----------
-    gather_nbytes : int or str, default=None
+    gather_nbytes, warn_nbytes : int or str, default=None
         See :func:`set_config`.
 
     Examples
@@ -84,7 +102,7 @@ def config_context(*, gather_nbytes=None):
     0
     """
     old = get_config()
-    set_config(gather_nbytes=gather_nbytes)
+    set_config(gather_nbytes=gather_nbytes, warn_nbytes=warn_nbytes)
     try:
         yield
     finally:

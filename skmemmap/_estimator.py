@@ -1,8 +1,8 @@
 """MemmapEstimator: give the wrapped estimator X in its no-copy layout."""
 
 import contextlib
+import dataclasses
 import os
-import warnings
 
 import numpy as np
 import sklearn
@@ -22,28 +22,24 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import threadpool_limits
 
-from skmemmap._array import (
-    has_layout,
-    in_layout,
-    is_memmap_view,
-    memmap,
-    open_derived,
-    order_of,
-    row_range,
-    sibling_path,
-)
-from skmemmap._copies import folder_owner, report_copy
-from skmemmap._layout import Layout, layout_for, own_copies
+from skmemmap._array import has_layout, is_memmap_view
+from skmemmap._convert import as_layout, is_frame
+from skmemmap._layout import Layout, layout_for, own_copies, own_copy_fix
 from skmemmap._layout import _registry as _layout_registry
-from skmemmap._report import reemit_worker_copies, was_reemitted
-from skmemmap._utils import layout_name, parse_nbytes
-from skmemmap.exceptions import LayoutWarning
+from skmemmap._signal import (
+    LAYOUT,
+    CopyEvent,
+    begin_call,
+    channel_folder,
+    emit,
+    in_cv_fold,
+    is_worker,
+    set_parent_channel,
+)
+from skmemmap._utils import parse_nbytes
+from skmemmap.exceptions import CopyError
 
 __all__ = ["MemmapEstimator"]
-
-# (estimator class name, cause) pairs already reported in this process: each
-# copy cause is reported once per process, not once per fold and candidate.
-_reported = set()
 
 _ON_COPY = ("warn", "raise", "ignore")
 
@@ -60,8 +56,42 @@ def _estimator_has(attr):
     return check
 
 
-def _is_frame(X):
-    return hasattr(X, "iloc") and hasattr(X, "dtypes") and hasattr(X, "columns")
+_is_frame = is_frame
+
+# Estimators whose n_jobs runs threads, not processes: they never hand X to
+# another process (forests and neighbors use joblib's threading backend).
+_THREADED = ("BaseForest", "NeighborsBase", "IsolationForest")
+
+
+def _hands_x_to_other_processes(estimator, _depth=0):
+    """Whether fitting ``estimator`` sends X to other processes, or slices it by
+    cross-validation: a search, a ``*CV`` or ``cv=`` estimator, a
+    process-parallel ensemble, or a Pipeline or meta-estimator holding one.
+    Then a file of X, mapped once, serves every fold and worker as views."""
+    try:
+        params = estimator.get_params(deep=False)
+    except Exception:
+        return False
+    if "cv" in params:
+        return True
+    n_jobs = params.get("n_jobs")
+    if n_jobs not in (None, 1) and not any(
+        klass.__name__ in _THREADED for klass in type(estimator).__mro__
+    ):
+        return True
+    if _depth > 10:
+        return False
+    inner = []
+    for value in params.values():
+        if hasattr(value, "get_params") and hasattr(value, "fit"):
+            inner.append(value)
+        elif isinstance(value, (list, tuple)):
+            inner += [
+                step[-1] if isinstance(step, tuple) else step
+                for step in value
+                if hasattr(step[-1] if isinstance(step, tuple) else step, "fit")
+            ]
+    return any(_hands_x_to_other_processes(e, _depth + 1) for e in inner)
 
 
 def _numeric_2d(X):
@@ -249,27 +279,21 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return None
 
     # -- preparing X -----------------------------------------------------------
-    def _report(self, cause, what, nbytes, why, remedy, X=None):
-        # Every copy is recorded (copy_report counts them); the warning is
-        # once per process for each estimator class and cause.
-        name = type(self.estimator).__name__
-        key = f"{name}/{cause}"
-        first = (name, cause) not in _reported and not was_reemitted(key)
-        _reported.add((name, cause))
-        mapped = X._skm_file if is_memmap_view(X) else None
-        report_copy(
-            what,
-            nbytes,
-            why,
-            remedy,
-            on_copy=self.on_copy,
-            key=key,
+    def _emit(self, event, X=None):
+        """Report a copy (or a layout notice) to the copy signal: workers log it
+        for the calling process, which warns once per cause per call."""
+        mapped = X._skm_file if X is not None and is_memmap_view(X) else None
+        if mapped is not None and event.family is None:
+            event = dataclasses.replace(event, family=mapped.family)
+        emit(
+            event,
             folder=mapped.cache_folder if mapped else None,
-            shape=getattr(X, "shape", None),
-            estimator=name,
-            family=mapped.family if mapped else None,
-            warn=first,
+            channel=getattr(self, "_skm_channel", None),
+            on_copy=self.on_copy,
         )
+
+    def _in_worker(self):
+        return is_worker(channel=getattr(self, "_skm_channel", None))
 
     def _threads(self):
         if self.blas_threads is None:
@@ -277,73 +301,157 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return threadpool_limits(limits=self.blas_threads)
 
     def _prepare_fit(self, X):
-        """X in the target layout: a view of a file where possible."""
+        """X in the target layout: a view of a file where that saves memory."""
         layout = self.layout_
+        name = type(self.estimator).__name__
         if sparse.issparse(X):
-            _note_sparse_once(type(self.estimator).__name__)
-            return X
-        if layout.keeps_input and not is_memmap_view(X):
+            self._emit(
+                CopyEvent(
+                    "sparse",
+                    f"X is a sparse matrix: MemmapEstimator passes it to {name} as it "
+                    f"is, not memory-mapped (memory maps hold dense arrays)",
+                    estimator=name,
+                    kind=LAYOUT,
+                    avoidable=False,
+                )
+            )
             return X
         if is_memmap_view(X):
+            self._refuse_gathered(X)
+            if layout.keeps_input:
+                return X
             return self._file_view(X, layout)
         data = _numeric_2d(X)
         if data is None:
             return X  # not something we map: the estimator validates it itself
-        dtype, order = _resolve(layout, data)
-        max_nbytes = parse_nbytes(self.max_nbytes, "max_nbytes")
-        nbytes = data.shape[0] * data.shape[1] * dtype.itemsize
-        if max_nbytes is None or nbytes <= max_nbytes:
+        if isinstance(data, np.ndarray) and in_cv_fold():
+            self._emit(
+                CopyEvent(
+                    "in-memory-folds",
+                    f"scikit-learn copied the training rows of in-memory X for {name}",
+                    data.nbytes,
+                    "Map X once: skmemmap.memmap(X), or fit "
+                    "skmemmap.MemmapEstimator(search) instead",
+                    "X is not a skmemmap.MemmapArray, so scikit-learn's fancy "
+                    "indexing copies every fold, for every candidate, in every worker",
+                    shape=data.shape,
+                )
+            )
+        share = not self._in_worker() and _hands_x_to_other_processes(self.estimator)
+        if layout.keeps_input and not share:
             return X
-        name = type(self.estimator).__name__
-        src = (
-            "a DataFrame"
-            if _is_frame(data)
-            else layout_name(data.dtype, "F" if np.isfortran(data) else "C")
+        dtype, order = _resolve(layout, data)
+        return self._file_view(data, layout, dtype=dtype, order=order, share=share)
+
+    def _file_view(self, X, layout, *, dtype=None, order=None, share=False):
+        """X in ``layout`` through skmemmap._convert.as_layout, the copy reported."""
+        if dtype is None:
+            dtype, order = layout.resolve(X)
+
+        def report(conversion):
+            self._emit(self._conversion_event(conversion, dtype, order), X)
+
+        strict = self.on_copy == "raise"
+        view, conversion = as_layout(
+            X,
+            dtype,
+            order,
+            folder=self.folder,
+            max_nbytes=parse_nbytes(self.max_nbytes, "max_nbytes"),
+            share=share,
+            writeable=layout.writeable,
+            check=report if strict else None,  # raises before the copy
         )
-        self._report(
-            "in-memory",
-            f"Wrote X {data.shape} to a {layout_name(dtype, order)} file for {name}",
-            nbytes,
-            f"X is {src} in memory, so every fit would copy it",
-            f"Map it once yourself with skmemmap.memmap(X, dtype='{dtype.name}', "
-            f"order='{order}') and pass that to the search",
+        if conversion is not None and not strict:
+            report(conversion)
+        return view
+
+    def _conversion_event(self, conversion, dtype, order):
+        name = type(self.estimator).__name__
+        dtype = np.dtype(dtype).name
+        remedy = f"Map it so once: skmemmap.memmap(X, dtype='{dtype}', order='{order}')"
+        src, dst = conversion.src, conversion.dst
+        if conversion.kind == "map":
+            return CopyEvent(
+                "in-memory",
+                f"In-memory X written once to a {dst} file for the folds and "
+                f"workers of {name}",
+                conversion.nbytes,
+                f"Map it yourself to reuse the file: {remedy.partition(': ')[2]}",
+                f"{name} hands X to other processes or slices it by "
+                f"cross-validation; one file mapped by all of them costs less "
+                f"than the copies scikit-learn makes of in-memory X",
+                on_disk=True,
+                quiet=True,
+                estimator=name,
+            )
+        if conversion.kind == "to-file":
+            return CopyEvent(
+                "convert",
+                f"Rows of X ({src}) written to a {dst} file for {name}",
+                conversion.nbytes,
+                remedy,
+                f"{name} reads {dst}; X is not a run of whole rows of a file in "
+                f"that layout, so no converted file of its source can serve it",
+                on_disk=True,
+                estimator=name,
+            )
+        where = " in memory" if conversion.kind == "in-memory" else ""
+        why = f"{name} reads {dst} without a copy and X is {src}"
+        if conversion.kind == "sibling":
+            why += (
+                "; the converted file is written once, and every fold, candidate "
+                "and worker on the same X reuses it"
+            )
+        return CopyEvent(
+            "convert",
+            f"X converted from {src} to {dst}{where} for {name}",
+            conversion.nbytes,
+            remedy,
+            why,
+            on_disk=conversion.on_disk,
+            estimator=name,
+        )
+
+    def _refuse_gathered(self, X):
+        """Strict mode: a training set gathered into a file is an avoidable copy."""
+        if self.on_copy != "raise" or ".gather-" not in os.path.basename(
+            X._skm_file.path
+        ):
+            return
+        raise CopyError(
+            f"The rows given to {type(self.estimator).__name__} were gathered into "
+            f"a file ({X.shape[0]} rows): they are not one contiguous block of X. "
+            f"Use contiguous folds: skmemmap.ContiguousKFold(2), after "
+            f"skmemmap.shuffle(X, y) if rows are ordered."
+        )
+
+    def _report_own_copies(self, X):
+        """The copies the wrapped estimator makes by itself, whatever its input."""
+        factor, cause = own_copies(self.estimator)
+        if not factor:
+            return
+        fix = own_copy_fix(self.estimator)
+        reader = type(fix[0]).__name__ if fix else _reader_name(self.estimator)
+        if fix:
+            _, param, value, reduced = fix
+            remedy = f"Pass {reader}({param}={value!r}) to bring it to {reduced:g}x X"
+        else:
+            remedy = ""
+        itemsize = getattr(getattr(X, "dtype", None), "itemsize", 8)
+        self._emit(
+            CopyEvent(
+                "own",
+                f"{reader} makes its own copies of X in fit, about {factor:g}x X",
+                int(factor * X.shape[0] * X.shape[1] * itemsize),
+                remedy,
+                f"{cause}; no input layout avoids it (measured with skmemmap.audit)",
+                avoidable=fix is not None,
+                estimator=reader,
+                shape=X.shape,
+            ),
             X,
         )
-        mapped = memmap(data, dtype=dtype, order=order, folder=self.folder)
-        return self._file_view(mapped, layout)
-
-    def _file_view(self, X, layout):
-        dtype, order = layout.resolve(X)
-        if not has_layout(X, dtype, order):
-            name = type(self.estimator).__name__
-            src = layout_name(X.dtype, order_of(X))
-            root = X._skm_file
-            if self.on_copy == "raise" and (
-                row_range(X) is None
-                or not os.path.exists(sibling_path(root, dtype, order))
-            ):
-                view, written = None, True  # strict: raise before copying anything
-            else:
-                view, written = in_layout(X, dtype, order)
-                if view is None:  # not a row range of its file: write the rows out
-                    view = memmap(X, dtype=dtype, order=order, folder=self.folder)
-                    written = True
-            if written:
-                self._report(
-                    f"convert-{src}",
-                    f"Converted {os.path.basename(root.path)} {root.shape} from {src} "
-                    f"to {layout_name(dtype, order)} once, into a file every fold, "
-                    f"candidate and worker reuses",
-                    int(np.prod(root.shape)) * dtype.itemsize,
-                    f"{name} reads {layout_name(dtype, order)} and X is {src}",
-                    f"Map X in this layout from the start: skmemmap.memmap(X, "
-                    f"dtype='{dtype.name}', order='{order}')",
-                    X,
-                )
-            X = view
-        if layout.writeable and not X.flags.writeable:
-            X = _copy_on_write(X)
-        return X
 
     # -- fitting -----------------------------------------------------------------
     def fit(self, X, y=None, **fit_params):
@@ -379,28 +487,15 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _fit_start(self, X):
+        if not self._in_worker():
+            begin_call()  # the call's scope opens before any worker logs a copy
         self.layout_ = self._resolved_layout()
-        if is_memmap_view(X) and folder_owner(X._skm_file.cache_folder) == os.getpid():
-            # Fit where X's files belong (a search's final refit): bring back
-            # the copies its workers made from them, whose warnings are lost.
-            reemit_worker_copies(X._skm_file.family)
         if _is_frame(X) or (hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2):
             validate_data(self, X, reset=True, skip_check_array=True)
         elif hasattr(self, "n_features_in_"):
             del self.n_features_in_
-        factor, cause = own_copies(self.estimator)
-        if (factor and _numeric_2d(X) is not None) or (factor and is_memmap_view(X)):
-            nbytes = int(factor * X.shape[0] * X.shape[1] * 8)
-            self._report(
-                "own",
-                f"{type(self.estimator).__name__} makes its own copies of X during "
-                f"fit, about {factor:g}x X",
-                nbytes,
-                cause,
-                "No input layout avoids them; they are the estimator's own, "
-                "measured with skmemmap.audit",
-                X,
-            )
+        if is_memmap_view(X) or _numeric_2d(X) is not None:
+            self._report_own_copies(X)
 
     @available_if(_estimator_has("partial_fit"))
     def partial_fit(self, X, y=None, **partial_fit_params):
@@ -652,13 +747,30 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         # resolve layout="auto" exactly as the parent does.
         if _layout_registry:
             state = {**state, "_skm_registry": dict(_layout_registry)}
+        # During a call, a worker logs its copies in the caller's folder, for
+        # the caller to warn about when the call ends (skmemmap._signal).
+        state.pop("_skm_channel", None)
+        channel = getattr(self, "_skm_channel", None) or channel_folder()
+        if channel is not None:
+            state = {**state, "_skm_channel": channel}
         return state
 
     def __setstate__(self, state):
         registry = state.pop("_skm_registry", None)
         for cls, layout in (registry or {}).items():
             _layout_registry.setdefault(cls, layout)
+        channel = state.get("_skm_channel")
+        if channel is not None:
+            set_parent_channel(channel)
         super().__setstate__(state)
+
+    def __sklearn_clone__(self):
+        # Searches and cross_* functions clone the estimator in the calling
+        # process before dispatching any fit: the call's scope opens here, so
+        # copies that only workers make are still warned about when it ends.
+        if not self._in_worker():
+            begin_call()
+        return super().__sklearn_clone__()
 
     # -- delegated attributes --------------------------------------------------------
     @property
@@ -671,26 +783,10 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return hasattr(self, "estimator_")
 
 
-def _note_sparse_once(name):
-    """Say once per process that sparse X goes to the estimator unmapped."""
-    if ("sparse", name) in _reported:
-        return
-    _reported.add(("sparse", name))
-    warnings.warn(
-        f"X is a sparse matrix: MemmapEstimator passes it to {name} as it is, "
-        f"not memory-mapped (memory maps hold dense arrays; {name} converts it "
-        f"to the sparse format it needs itself).",
-        LayoutWarning,
-        stacklevel=3,
-    )
+def _reader_name(estimator):
+    from skmemmap._layout import _reader_of_x
 
-
-def _copy_on_write(X):
-    """The same view of X's file, mapped copy-on-write (writeable, file untouched)."""
-    mapped = X._skm_file
-    cow = open_derived(mapped, mapped.path, mode="c")
-    offset = X.__array_interface__["data"][0] - mapped.start
-    return cow.view(offset, X.shape, X.strides, X.dtype)
+    return type(_reader_of_x(estimator)[0]).__name__
 
 
 def _in_blocks(func, X, dtype, order, params):

@@ -11,11 +11,10 @@ private modules; :func:`register_layout` adds third-party classes.
 """
 
 import dataclasses
-import warnings
 
 import numpy as np
 
-from skmemmap.exceptions import LayoutWarning
+from skmemmap._signal import LAYOUT, CopyEvent, emit
 
 __all__ = ["Layout", "layout_for", "own_copies", "register_layout"]
 
@@ -189,11 +188,7 @@ _OWN_COPIES = {
         "its solver centers a copy of X (about 2x with fit_intercept=False)",
     ),
     "LinearModelCV": (1.0, "its solver centers a copy of X for every fold"),
-    "_BaseRidge": (
-        2.0,
-        "it centers a copy of X and its solver copies again "
-        "(copy_X=False brings it to 1x)",
-    ),
+    "_BaseRidge": (2.0, "it centers a copy of X, and its solver copies it again"),
     "LinearRegression": (2.1, "scipy's lstsq copies X, after centering"),
     "_BaseKMeans": (2.0, "it centers a copy of X and keeps distance buffers"),
     "BayesianRidge": (3.0, "it centers a copy of X and computes its SVD"),
@@ -201,9 +196,23 @@ _OWN_COPIES = {
     "StandardScaler": (1.1, "fit accumulates in float64 blocks"),
     "GaussianNB": (1.0, "it computes per-class means and variances on copies"),
 }
+# Own copies that a parameter of the estimator reduces: (parameter, value
+# that reduces them, factor with that value). Ridge(copy_X=False) centers X
+# in place (in its copy-on-write map: the written pages become private
+# memory, 1x), which halves its 2x. Lasso's and ElasticNet's copy_X do not
+# help (measured: the solver still centers a copy), nor does any parameter
+# of KMeans.
+_OWN_COPY_PARAMS = {
+    "_BaseRidge": (
+        "copy_X",
+        False,
+        1.0,
+        "it centers X in place (in copy-on-write pages of its file, which become "
+        "private memory) and its solver copies it",
+    ),
+}
 
 _registry = {}  # classes registered with register_layout
-_warned_unknown = set()
 
 
 def register_layout(cls, layout):
@@ -251,12 +260,10 @@ def _reader_of_x(estimator):
     """The estimator that reads X first, looking inside meta-estimators."""
     from sklearn.pipeline import Pipeline
 
-    from skmemmap._estimator import MemmapEstimator
-
     seen = 0
     while seen < 50:  # guards against a cycle in a malformed estimator
         seen += 1
-        if isinstance(estimator, MemmapEstimator):
+        if _is_layout_wrapper(estimator):
             if isinstance(estimator.layout, Layout):
                 return estimator, estimator.layout
             estimator = estimator.estimator
@@ -280,6 +287,16 @@ def _reader_of_x(estimator):
     return estimator, None
 
 
+def _is_layout_wrapper(estimator):
+    """A MemmapEstimator, or anything like it: an ``estimator`` it wraps and a
+    ``layout`` that is ``"auto"`` or a Layout (duck typing: _estimator imports
+    this module, not the other way round)."""
+    layout = getattr(estimator, "layout", None)
+    return hasattr(estimator, "estimator") and (
+        isinstance(layout, Layout) or (isinstance(layout, str) and layout == "auto")
+    )
+
+
 def _inner_estimator(estimator):
     try:
         params = estimator.get_params(deep=False)
@@ -297,7 +314,7 @@ def layout_for(estimator):
     :class:`~skmemmap.MemmapEstimator`, and any meta-estimator with an
     ``estimator`` parameter. Unknown estimators keep X's layout
     (``Layout()``), and a :class:`~skmemmap.LayoutWarning` says so once per
-    class: skmemmap does not guess.
+    call: skmemmap does not guess.
 
     Parameters
     ----------
@@ -331,16 +348,19 @@ def layout_for(estimator):
     layout = _lookup(_BUILTIN, cls, _registry)
     if layout is not None:
         return layout
-    if cls not in _warned_unknown:
-        _warned_unknown.add(cls)
-        warnings.warn(
-            f"skmemmap does not know which layout {cls.__name__} reads without a "
-            f"copy; X is passed in the layout it has. Declare it with "
-            f"skmemmap.register_layout({cls.__name__}, skmemmap.Layout(dtype, "
-            f"order)) (skmemmap.audit({cls.__name__}()) measures the candidates).",
-            LayoutWarning,
-            stacklevel=2,
+    name = cls.__name__
+    emit(
+        CopyEvent(
+            "layout-unknown",
+            f"skmemmap does not know which layout {name} reads without a copy, "
+            f"so X is passed in the layout it has",
+            remedy=f"Measure it with skmemmap.audit({name}()), then declare it with "
+            f"skmemmap.register_layout({name}, skmemmap.Layout(dtype, order))",
+            estimator=name,
+            kind=LAYOUT,
+            avoidable=False,
         )
+    )
     return _KEEP
 
 
@@ -349,8 +369,9 @@ def own_copies(estimator):
 
     These are copies no input layout avoids (Ridge centers a copy of X,
     LinearRegression's least squares copies it again), measured with
-    scikit-learn 1.9.1 on float64 X. Looks inside meta-estimators as
-    :func:`layout_for` does.
+    scikit-learn 1.9.1 on float64 X, for the estimator's parameters as they
+    are (``Ridge(copy_X=False)`` makes half the copies of ``Ridge()``). Looks
+    inside meta-estimators as :func:`layout_for` does.
 
     Parameters
     ----------
@@ -368,9 +389,35 @@ def own_copies(estimator):
     --------
     >>> from sklearn.linear_model import Ridge
     >>> from skmemmap import own_copies
-    >>> own_copies(Ridge())[0]
-    2.0
+    >>> own_copies(Ridge())[0], own_copies(Ridge(copy_X=False))[0]
+    (2.0, 1.0)
     """
-    reader = estimator if isinstance(estimator, type) else _reader_of_x(estimator)[0]
-    cls = reader if isinstance(reader, type) else type(reader)
-    return _lookup(_OWN_COPIES, cls) or (0.0, "")
+    reader = _x_reader(estimator)
+    factor, cause = _lookup(_OWN_COPIES, _cls(reader)) or (0.0, "")
+    fix = _lookup(_OWN_COPY_PARAMS, _cls(reader))
+    if fix is not None and not isinstance(reader, type):
+        param, value, reduced, reduced_cause = fix
+        if reader.get_params(deep=False).get(param) == value:
+            factor, cause = reduced, reduced_cause
+    return factor, cause
+
+
+def own_copy_fix(estimator):
+    """``(reader, parameter, value, factor)`` if setting a parameter of the
+    X-reading estimator would reduce its own copies, else None."""
+    reader = _x_reader(estimator)
+    fix = _lookup(_OWN_COPY_PARAMS, _cls(reader))
+    if fix is None or isinstance(reader, type):
+        return None
+    param, value, reduced, _ = fix
+    if reader.get_params(deep=False).get(param) == value:
+        return None
+    return reader, param, value, reduced
+
+
+def _x_reader(estimator):
+    return estimator if isinstance(estimator, type) else _reader_of_x(estimator)[0]
+
+
+def _cls(reader):
+    return reader if isinstance(reader, type) else type(reader)

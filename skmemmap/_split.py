@@ -17,15 +17,10 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import indexable
 
 from skmemmap._array import is_memmap_view
-from skmemmap._copies import report_copy
+from skmemmap._signal import NOTICE, CopyEvent, emit
 from skmemmap._utils import format_mb
 
 __all__ = ["ContiguousKFold"]
-
-# Top-level packages whose frames are skipped when choosing the line a
-# CopyWarning points at: split() is usually called from deep inside
-# GridSearchCV or cross_validate, and the useful line is the user's call.
-_LIBRARY_PACKAGES = frozenset({"skmemmap", "sklearn", "joblib"})
 
 
 def check_n_splits(n_splits, owner="ContiguousKFold"):
@@ -223,79 +218,72 @@ class ContiguousKFold(BaseCrossValidator):
         row_nbytes = _row_nbytes(X)
         if row_nbytes is None:  # sparse or non-numeric: nothing skmemmap can offer
             return
-        is_mm = is_memmap_view(X)
-        if self.n_splits > 2:
-            self._warn_middle_folds(X, n_samples, row_nbytes, is_mm)
-        if not is_mm:
-            shape = getattr(X, "shape", (n_samples,))
-            _warn_at_user_code(
-                f"X ({type(X).__name__} of shape {tuple(shape)}, not a "
-                f"skmemmap.MemmapArray) will be copied for every fold, training and "
-                f"test rows together the size of X",
-                n_samples * row_nbytes,
-                "scikit-learn's indexing will copy every fold, once per candidate "
-                "and in every worker process, even when its rows are consecutive",
-                "Wrap X with skmemmap.memmap(X): it is written once to a file, and "
-                "contiguous folds then are views of that file in every process",
-                key="ContiguousKFold/not-memmap",
-                shape=shape,
-            )
-
-    def _warn_middle_folds(self, X, n_samples, row_nbytes, is_mm):
-        sizes = fold_sizes(n_samples, self.n_splits)
-        middle = range(1, self.n_splits - 1)
-        costs = [(n_samples - int(sizes[i])) * row_nbytes for i in middle]
-        folds = _and_list(
-            [f"fold {i} ({format_mb(c)})" for i, c in zip(middle, costs, strict=True)]
-        )
         k = self.n_splits
-        what = (
-            f"ContiguousKFold(n_splits={k}) cannot give views for the training "
-            f"set{'s' if k > 3 else ''} of {folds}, numbered from 0 as in "
-            f"cv_results_'s split<i> keys; {'they are' if k > 3 else 'it is'} "
-            f"copied, in total"
-        )
-        cause = (
-            "each of these training sets is two separate blocks of rows, before "
-            "and after its test fold, which cannot be one view of X"
-        )
-        threshold = X._skm_file.gather_nbytes if is_mm else None
-        if is_mm and threshold is not None and min(costs) > threshold:
-            cause += (
-                "; as X is a MemmapArray, each is gathered once into a file that "
-                "every candidate and worker process reuses (on disk, not in RAM)"
+        if not is_memmap_view(X):
+            # scikit-learn's indexing copies every fold of in-memory X: this
+            # is the one cause, whatever k is.
+            emit(
+                CopyEvent(
+                    "not-memmap",
+                    f"scikit-learn copies in-memory X for each of the {k} folds, "
+                    f"per candidate and worker",
+                    k * n_samples * row_nbytes,
+                    "Map X once: skmemmap.memmap(X), or fit "
+                    "skmemmap.MemmapEstimator(search) instead",
+                    f"X is in memory ({type(X).__name__}), not a MemmapArray, so "
+                    f"scikit-learn's fancy indexing copies the training and test "
+                    f"rows of every fold (together X's size), even when they are "
+                    f"consecutive; the size given is one pass over the {k} folds",
+                    estimator=type(self).__name__,
+                    shape=getattr(X, "shape", (n_samples,)),
+                    kind=NOTICE,
+                    announces=("in-memory-folds",),
+                )
             )
-        elif is_mm:
-            cause += (
-                f"; as X is a MemmapArray, copies up to gather_nbytes "
-                f"({format_mb(threshold or 0)}) are made in memory again for every "
-                f"candidate, and larger ones are gathered once into a file that "
-                f"every process reuses"
+            return
+        if k > 2:
+            emit(
+                _middle_folds_notice(X, n_samples, row_nbytes, k),
+                folder=X._skm_file.cache_folder,
             )
-        else:
-            cause += (
-                "; scikit-learn copies them again for every candidate (when X is "
-                "a MemmapArray, copies larger than gather_nbytes are gathered once "
-                "into a file that every process reuses instead)"
-            )
-        remedy = (
-            "Use ContiguousKFold(2), whose training and test sets are all single "
-            "blocks; if X's rows are ordered (by time, class or source), permute "
-            "them once on disk with skmemmap.shuffle(X, y) first, so that "
-            "contiguous folds are random samples"
-        )
-        _warn_at_user_code(
-            what,
-            sum(costs),
-            cause,
-            remedy,
-            key="ContiguousKFold/middle-folds",
-            X=X if is_mm else None,
-        )
 
 
-def _and_list(words):
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+def _middle_folds_notice(X, n_samples, row_nbytes, k):
+    """The splitter's notice: the middle training sets it cannot give as views.
+
+    It is one cause with the gathers (or in-memory row copies) it announces,
+    which skmemmap's indexing reports where they happen (see skmemmap._signal).
+    """
+    sizes = fold_sizes(n_samples, k)
+    middle = range(1, k - 1)
+    costs = [(n_samples - int(sizes[i])) * row_nbytes for i in middle]
+    mapped = X._skm_file
+    threshold = mapped.gather_nbytes
+    folds = "fold 1" if k == 3 else f"folds 1 to {k - 2}"
+    if threshold is not None and min(costs) > threshold:
+        how = (
+            "each is gathered once into a file that every candidate and worker "
+            "reuses (on disk, not in RAM)"
+        )
+    else:
+        how = (
+            f"those up to gather_nbytes ({format_mb(threshold or 0)}) are copied in "
+            f"memory for every candidate, larger ones gathered once into a file"
+        )
+    return CopyEvent(
+        "middle-folds",
+        f"ContiguousKFold(n_splits={k}) copies the training sets of {folds}",
+        0,
+        "Use ContiguousKFold(2), after skmemmap.shuffle(X, y) if rows are ordered",
+        f"each middle training set is two blocks of rows, before and after its "
+        f"test fold, which no view of X can be ({format_mb(sum(costs))} for one "
+        f"pass over the folds); {how}",
+        estimator="ContiguousKFold",
+        family=mapped.family,
+        kind=NOTICE,
+        announces=("rows",),
+        on_disk=threshold is not None and min(costs) > threshold,
+    )
 
 
 def num_samples(X):
@@ -331,24 +319,3 @@ def _row_nbytes(X):
     except (TypeError, ValueError, IndexError, KeyError):
         return None
     return first.nbytes if first.dtype.kind in "biuf" else None
-
-
-def _warn_at_user_code(what, nbytes, cause, remedy, *, key, shape=None, X=None):
-    """Report a copy with a CopyWarning pointing at the first frame outside the
-    libraries.
-
-    Not ``report_copy``'s default: that one stops at the first frame outside
-    skmemmap, which for a splitter is a line inside scikit-learn's search loop.
-    """
-    mapped = X._skm_file if X is not None else None
-    report_copy(
-        what,
-        nbytes,
-        cause,
-        remedy,
-        key=key,
-        folder=mapped.cache_folder if mapped else None,
-        shape=shape,
-        family=mapped.family if mapped else None,
-        skip=_LIBRARY_PACKAGES,
-    )
