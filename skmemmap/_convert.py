@@ -32,9 +32,11 @@ class Conversion:
 
     Attributes
     ----------
-    kind : {"sibling", "to-file", "in-memory", "map"}
+    kind : {"sibling", "to-file", "memory-to-file", "in-memory", "map"}
         ``"sibling"``: the whole file converted once into a file every later
-        fit reuses; ``"to-file"``: X's rows written to a new file;
+        fit reuses; ``"to-file"``: the rows of a view that is not a row range
+        of its file written to a new file; ``"memory-to-file"``: in-memory X
+        converted into a file;
         ``"in-memory"``: converted in memory; ``"map"``: in-memory X written
         once to a file, in the target layout, for other processes to map.
     nbytes : int
@@ -160,7 +162,7 @@ def as_layout(
         return X, None
     if max_nbytes is not None and nbytes > max_nbytes:
         return copy(
-            "to-file",
+            "memory-to-file",
             nbytes,
             lambda: _writeable(
                 memmap(X, dtype=dtype, order=order, folder=folder), writeable

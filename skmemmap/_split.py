@@ -5,8 +5,9 @@ training set is one block too, so a :class:`~skmemmap.MemmapArray` hands
 scikit-learn a view of its file for every fit and every predict. With k > 2
 folds the training sets of the middle folds are two blocks (the rows before
 and after the test fold), which no view can describe: those are copied. The
-splitter says so once, in the process that calls ``split``, before any fit
-starts in a worker where its warnings would be lost.
+splitter announces them in the process that calls ``split``, before any fit
+starts in a worker; the announcement and the copies the workers then make
+are one cause, warned about once when the call ends (skmemmap._signal).
 """
 
 import numbers
@@ -100,12 +101,13 @@ class ContiguousKFold(BaseCrossValidator):
     (one sequential rewrite; random gathers over a memory map are several
     times slower than sequential reads).
 
-    **Silencing.** The warnings are :class:`~skmemmap.CopyWarning`, a
-    subclass of :class:`sklearn.exceptions.EfficiencyWarning`:
-    ``warnings.filterwarnings("ignore", category=skmemmap.CopyWarning)``
-    silences them, ``warnings.simplefilter("error", skmemmap.CopyWarning)``
-    turns them into errors. No warning is emitted for sparse or non-numeric
-    X, for which skmemmap has no remedy to offer.
+    **Warnings.** The notice is a :class:`~skmemmap.CopyWarning` (a
+    subclass of :class:`sklearn.exceptions.EfficiencyWarning`), emitted once
+    per call when the call that split ends (a search's ``fit``,
+    ``cross_val_predict``), with the gathers the workers actually made; it
+    is one cause with them, and says nothing when an earlier call already
+    made them. No warning is emitted for sparse or non-numeric X, for which
+    skmemmap has no remedy to offer.
 
     Examples
     --------
@@ -168,8 +170,9 @@ class ContiguousKFold(BaseCrossValidator):
         Warns
         -----
         CopyWarning
-            If ``n_splits > 2`` (naming the folds whose training sets are
-            copied, and the MB of each), and if X is not a MemmapArray.
+            When the calling call ends: if ``n_splits > 2`` and X is a
+            MemmapArray, for the middle training sets gathered during it; if
+            X is not a MemmapArray, for the folds scikit-learn copies.
         """
         if groups is not None:
             warnings.warn(

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import threadpoolctl
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import LogisticRegression
 
 import skmemmap
 
@@ -74,3 +75,19 @@ class SpyRegressor(RegressorMixin, BaseEstimator):
 def read_log(path):
     with open(path) as f:
         return [json.loads(line) for line in f]
+
+
+class ListFolderLogReg(LogisticRegression):
+    """LogisticRegression that records, during fit, the files under ``folder``
+    and the X it was given (to check nothing is written while it runs)."""
+
+    def __init__(self, folder=None, **params):
+        super().__init__(**params)
+        self.folder = folder
+
+    def fit(self, X, y, sample_weight=None):
+        self.seen_files_ = sorted(
+            os.path.join(d, f) for d, _, fs in os.walk(self.folder) for f in fs
+        )
+        self.seen_X_ = X
+        return super().fit(X, y, sample_weight=sample_weight)

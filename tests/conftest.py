@@ -25,13 +25,13 @@ def skm_folder(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def folder(skm_folder, monkeypatch):
-    """``skm_folder``, plus a clean slate of the once-per-process copy reports,
-    so that a test sees the warnings its own calls cause."""
-    monkeypatch.setattr("skmemmap._estimator._reported", set())
-    monkeypatch.setattr("skmemmap._report._reemitted", set())
-    monkeypatch.setattr("skmemmap._report._pending", {})
-    return skm_folder
+def folder(skm_folder):
+    """``skm_folder``, with the copy signal's state reset before and after."""
+    from skmemmap import _signal
+
+    _signal.reset()
+    yield skm_folder
+    _signal.reset()
 
 
 @pytest.fixture

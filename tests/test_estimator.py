@@ -129,7 +129,9 @@ def test_rf_converts_once_then_reuses_sibling(folder):
     model = MemmapEstimator(
         RandomForestClassifier(n_estimators=2, max_depth=3, random_state=0)
     )
-    with pytest.warns(CopyWarning, match=r"float64 C to float32 Fortran once"):
+    with pytest.warns(
+        CopyWarning, match=r"float64 C to float32 Fortran for RandomForestClassifier"
+    ):
         model.fit(X, y)
     (sibling,) = _files(folder, "*.as-float32-F-*.npy")
     inode = sibling.stat().st_ino
@@ -231,43 +233,68 @@ def test_ridge_copy_x_false_on_memmap_leaves_file_unchanged(folder):
     np.testing.assert_allclose(got, Ridge().fit(X, y).predict(X))
 
 
-def test_copy_warning_once_per_class_and_cause(folder):
-    X, y, _ = _data()
+def test_a_conversion_is_warned_when_made_and_not_when_reused(folder):
+    X, y, _ = _data(40_000, 10)  # 1.5 MB as float32: above the 1 MB threshold
     X_mm = skmemmap.memmap(X)
     model = MemmapEstimator(RandomForestClassifier(n_estimators=2, random_state=0))
     with pytest.warns(CopyWarning) as record:
         model.fit(X_mm, y)
     messages = [str(w.message) for w in record if w.category is CopyWarning]
     assert len(messages) == 1
-    assert (
-        "RandomForestClassifier reads float32 Fortran and X is float64 C"
-        in (messages[0])
+    assert messages[0].startswith(
+        "X converted from float64 C to float32 Fortran for RandomForestClassifier "
+        "(1.5 MB on disk). Map it so once: "
+        "skmemmap.memmap(X, dtype='float32', order='F')."
     )
-    assert "MB" in messages[0] and "skmemmap.memmap(X, dtype='float32'" in messages[0]
+    assert record[0].filename == __file__
     with warnings.catch_warnings():
         warnings.simplefilter("error", CopyWarning)
-        model.fit(X_mm, y)
+        model.fit(X_mm, y)  # the sibling is reused: no copy, nothing to say
         model.fit(X_mm[:300], y[:300])
 
 
-def test_in_memory_x_warning_names_the_fix(folder):
-    X, y, _ = _data(2000, 100)
+def test_in_memory_x_converted_into_a_file_says_so(folder):
+    X, y, _ = _data(40_000, 10)
     with pytest.warns(
         CopyWarning,
-        match=r"X is float64 C in memory.*skmemmap\.memmap\(X, dtype='float32', "
-        r"order='F'\)",
+        match=r"^In-memory X converted from float64 C to a float32 Fortran file for "
+        r"RandomForestClassifier \(1.5 MB on disk\). Map it so once: "
+        r"skmemmap\.memmap\(X, dtype='float32', order='F'\)",
     ):
         MemmapEstimator(RandomForestClassifier(n_estimators=2), max_nbytes="1K").fit(
             X, y
         )
 
 
-def test_own_copies_are_reported(folder):
-    X, _, y = _data()
+def test_in_memory_x_read_as_it_is_writes_nothing_and_says_nothing(folder):
+    from _spy_est import ListFolderLogReg
+
+    X, y, _ = _data(50_000, 20)  # 7.6 MB float64 C, what LogisticRegression reads
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = MemmapEstimator(ListFolderLogReg(folder=str(folder))).fit(X, y)
+    assert model.estimator_.seen_files_ == []  # nothing written while it ran
+    assert model.estimator_.seen_X_ is X
+
+
+def test_a_strided_view_is_copied_in_memory_and_says_so(folder):
+    X, y, _ = _data(50_000, 20)
+    X_mm = skmemmap.memmap(X)
     with pytest.warns(
         CopyWarning,
-        match=r"Ridge makes its own copies of X during "
-        r"fit, about 2x X",
+        match=r"^X converted from float64 \(a non-contiguous view\) to float64 C in "
+        r"memory for LogisticRegression \(3\.8 MB\)",
+    ):
+        MemmapEstimator(LogisticRegression(), max_nbytes=None).fit(X_mm[:, ::2], y)
+    assert _files(folder, "*.as-*") == []
+
+
+def test_own_copies_are_reported(folder):
+    X, _, y = _data(20_000, 10)
+    with pytest.warns(
+        CopyWarning,
+        match=r"^Ridge makes its own copies of X in fit, about 2x X \(3\.1 MB\)\. "
+        r"Pass Ridge\(copy_X=False\) to bring it to 1x X\.",
     ):
         MemmapEstimator(Ridge()).fit(skmemmap.memmap(X), y)
 
@@ -453,7 +480,7 @@ def test_cross_val_predict_with_contiguous_kfold_equals_plain(folder, est):
 
 
 def test_copy_on_write_view_keeps_its_file_alive(folder):
-    from skmemmap._estimator import _copy_on_write
+    from skmemmap._convert import _copy_on_write
 
     X, _, _ = _data(200, 4)
     X_mm = skmemmap.memmap(X)

@@ -79,6 +79,9 @@ class _State:
             self.scopes = {}  # thread ident -> list of open _Scope
             self.prev_trace = {}  # thread ident -> tracer found when installing
             self.parent_channel = None  # set in a worker: its parent's folder
+            # LayoutWarnings say what skmemmap cannot do for a class (sparse X,
+            # an unknown layout): that does not change, so once per process.
+            self.layouts_warned = set()
 
 
 STATE = _State()
@@ -201,13 +204,15 @@ def any_scope_open():
 
 
 def _chained_global(prev):
-    if prev is None:
-        return _no_local_trace
-    return prev
-
-
-def _no_local_trace(frame, event, arg):
-    return None
+    # The global trace function is called for every new frame ("call" events
+    # only) and returns its local trace function: None, no tracing there.
+    # getattr(frame, "call", None) is that function in C: frames have no
+    # attribute "call", so it returns its default, the event's arg, None.
+    # It spares a Python call per frame; what tracing mode itself costs
+    # CPython (measured on 3.11: about +50% CPU time for a search of 120
+    # DecisionTree fits on 2,000 rows in this process, nothing measurable
+    # where fits on big X dominate) lasts only until the call returns.
+    return getattr if prev is None else prev
 
 
 def _hook_return(scope):
@@ -256,6 +261,10 @@ def _warn_group(group, scope):
         return
     category = LayoutWarning if event.kind == LAYOUT else CopyWarning
     with STATE.lock:
+        if event.kind == LAYOUT:
+            if group["key"] in STATE.layouts_warned:
+                return
+            STATE.layouts_warned.add(group["key"])
         for report in STATE.reports:
             report._emitted.add(group["key"])
     _warn_at(
@@ -326,7 +335,6 @@ def group_events(events):
             },
         )
         if e.kind == NOTICE:
-            group["pids"].add(e.pid)
             continue
         group["count"] += 1
         group["nbytes"] += e.nbytes
@@ -341,6 +349,7 @@ def group_events(events):
                 if not event.nbytes:
                     continue
                 group["count"], group["nbytes"] = 1, event.nbytes
+                group["pids"].add(event.pid)
                 group["disk_nbytes"] = event.nbytes if event.on_disk else 0
             group["event"] = dataclasses.replace(
                 event, kind=COPY, on_disk=group["on_disk"]
@@ -429,6 +438,10 @@ def emit(event, *, folder=None, channel=None, on_copy="warn"):
             report._add_local(event)
     big = event.kind != COPY or event.nbytes >= get_config()["warn_nbytes"]
     if scope is None and big and not event.quiet:  # outside any library call
+        if event.kind == LAYOUT:
+            if event.key in STATE.layouts_warned:
+                return
+            STATE.layouts_warned.add(event.key)
         category = LayoutWarning if event.kind == LAYOUT else CopyWarning
         warn_at_user(event.message(), category)
 

@@ -1,0 +1,102 @@
+"""Strict mode: ``on_copy="raise"`` refuses every copy that can be avoided.
+
+Each CopyError names its remedy; following it makes the error go away.
+Copies that no input and no parameter avoids (the estimator's own) are
+reported, not raised, so strict mode runs with Lasso, KMeans and Ridge.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import Lasso, LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+
+import skmemmap
+from skmemmap import ContiguousKFold, CopyError, MemmapEstimator
+
+
+@pytest.fixture
+def data(rng):
+    X = rng.standard_normal((3000, 10))
+    return X, (X[:, 0] > 0).astype(int)
+
+
+def strict(estimator):
+    return MemmapEstimator(estimator, on_copy="raise")
+
+
+@pytest.mark.parametrize("mapped", [False, True], ids=["in-memory", "memmap"])
+def test_a_layout_conversion_raises_and_its_remedy_works(folder, data, mapped):
+    X, y = data
+    forest = RandomForestClassifier(n_estimators=2, random_state=0)
+    with pytest.raises(CopyError, match="float64 C to float32 Fortran") as exc:
+        strict(forest).fit(skmemmap.memmap(X) if mapped else X, y)
+    remedy = "skmemmap.memmap(X, dtype='float32', order='F')"
+    assert remedy in str(exc.value).splitlines()[0]
+    assert not list(folder.glob("*/*.as-*"))  # raised before converting
+    strict(forest).fit(skmemmap.memmap(X, dtype="float32", order="F"), y)
+
+
+def test_in_memory_x_in_a_search_raises_and_its_remedy_works(folder, data):
+    X, y = data
+    search = GridSearchCV(
+        strict(LogisticRegression()),
+        {"estimator__C": [1.0]},
+        cv=ContiguousKFold(2),
+        error_score="raise",
+    )
+    with (
+        warnings.catch_warnings(),
+        pytest.raises(CopyError, match=r"Map X once: skmemmap.memmap\(X\)"),
+    ):
+        warnings.simplefilter("ignore", skmemmap.CopyWarning)  # the splitter's
+        search.fit(X, y)
+    search.fit(skmemmap.memmap(X), y)
+
+
+def test_a_gathered_fold_raises_and_its_remedy_works(folder, data):
+    X, y = data
+    X_mm = skmemmap.memmap(X)
+    with skmemmap.config_context(gather_nbytes=0, warn_nbytes="1G"):
+        with pytest.raises(CopyError, match=r"ContiguousKFold\(2\)"):
+            cross_val_score(
+                strict(LogisticRegression()), X_mm, y, cv=KFold(3), error_score="raise"
+            )
+        cross_val_score(strict(LogisticRegression()), X_mm, y, cv=ContiguousKFold(2))
+
+
+def test_ridge_raises_for_copy_x_and_runs_with_it(folder, data):
+    X, y = data
+    X_mm = skmemmap.memmap(X)
+    with pytest.raises(CopyError, match=r"Pass Ridge\(copy_X=False\)"):
+        strict(Ridge()).fit(X_mm, y)
+    with skmemmap.copy_report(warn=False) as report:
+        strict(Ridge(copy_X=False)).fit(X_mm, y)
+    assert report.counts == {"Ridge/own": 1}
+    assert report.causes["Ridge/own"]["event"]["avoidable"] is False
+
+
+@pytest.mark.parametrize(
+    "estimator, order",
+    [(Lasso(alpha=0.1), "F"), (KMeans(n_clusters=2, n_init=1, random_state=0), "C")],
+    ids=["Lasso", "KMeans"],
+)
+def test_estimators_own_copies_are_reported_not_raised(folder, data, estimator, order):
+    X, y = data
+    X_mm = skmemmap.memmap(X, order=order)
+    with skmemmap.copy_report(warn=False) as report:
+        strict(estimator).fit(X_mm, y)
+    name = type(estimator).__name__
+    assert report.counts == {f"{name}/own": 1}
+    assert report.causes[f"{name}/own"]["nbytes"] > 0
+
+
+def test_copy_error_text_names_the_remedy_not_a_warning_filter(folder, data):
+    X, y = data
+    with pytest.raises(CopyError) as exc:
+        strict(Ridge()).fit(skmemmap.memmap(X), y)
+    assert "filterwarnings" not in str(exc.value)
+    assert len(str(exc.value).splitlines()[0]) <= 200
