@@ -64,8 +64,9 @@ class CopyError(RuntimeError):
     >>> try:
     ...     model.fit(X, np.arange(50.0))
     ... except skmemmap.CopyError as exc:
-    ...     print(str(exc).splitlines()[0])
-    Ridge makes its own copies of X in fit, about 2x X (0.002 MB). Pass Ridge(copy_X=False) to bring it to 1x X.
+    ...     print(str(exc).splitlines()[0])  # doctest: +NORMALIZE_WHITESPACE
+    Ridge makes its own copies of X in fit, about 2x X (0.002 MB).
+    Pass Ridge(copy_X=False) to bring it to 1x X.
     >>> model.set_params(estimator=Ridge(copy_X=False)).fit(X, np.arange(50.0))
     MemmapEstimator(estimator=Ridge(copy_X=False), on_copy='raise')
     """

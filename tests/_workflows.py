@@ -34,7 +34,9 @@ def run(name, timeout=240):
     ``message`` (all its lines) and ``first_line``.
     """
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), env.get("PYTHONPATH")) if p
+    )
     env.pop("PYTHONWARNINGS", None)
     with tempfile.TemporaryDirectory() as folder:
         env["SKMEMMAP_FOLDER"] = folder

@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import folder_files
+from _workflows import DOC_OUTPUT, names, run, transcript
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, KFold
 
@@ -20,9 +22,6 @@ import skmemmap
 from skmemmap import ContiguousKFold, CopyWarning, MemmapEstimator, _signal
 from skmemmap._signal import log as signal_log
 from skmemmap._signal.events import CopyEvent
-
-from _helpers import folder_files
-from _workflows import DOC_OUTPUT, names, run, transcript
 
 # name -> the warnings a user reads: (category, line, start of the first line)
 EXPECTED = {

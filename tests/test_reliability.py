@@ -163,14 +163,14 @@ def test_x_and_y_of_different_lengths_fail_before_any_write(mapped, rng, skm_fol
 
 
 def test_estimator_with_missing_or_read_only_folder(tmp_path, readonly_dir, rng):  # noqa: F811
+    # float64 X for a forest, above max_nbytes: converted into a file there.
     X, y = rng.standard_normal((50, 3)), np.arange(50) % 2
+    forest = RandomForestClassifier(n_estimators=1)
     missing = tmp_path / "missing"
     with pytest.raises(FileNotFoundError, match=r"missing.*does not exist"):
-        MemmapEstimator(LogisticRegression(), folder=missing, max_nbytes=0).fit(X, y)
+        MemmapEstimator(forest, folder=missing, max_nbytes=0).fit(X, y)
     with pytest.raises(PermissionError, match="not writable"):
-        MemmapEstimator(LogisticRegression(), folder=readonly_dir, max_nbytes=0).fit(
-            X, y
-        )
+        MemmapEstimator(forest, folder=readonly_dir, max_nbytes=0).fit(X, y)
     assert not missing.exists()
     assert list(readonly_dir.iterdir()) == []
 

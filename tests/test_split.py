@@ -182,56 +182,68 @@ def test_cv_functions_match_kfold(folder, kind, k):
 
 
 # -- warnings --------------------------------------------------------------------
-def test_warns_for_middle_folds(folder):
-    X = skmemmap.memmap(np.zeros((1000, 100)))  # folds of 200 rows, 800 B a row
-    each = format_mb(800 * 800)
-    total = format_mb(3 * 800 * 800)
-    pattern = (
-        rf"n_splits=5\) cannot give views for the training sets of fold 1 "
-        rf"\({each}\), fold 2 \({each}\) and fold 3 \({each}\), numbered from 0.*"
-        rf"\({total}\):.*gathered once.*ContiguousKFold\(2\).*skmemmap\.shuffle"
+def test_middle_folds_notice_and_its_gathers_are_one_warning(folder):
+    X, y = _data(3000, 20)  # training sets of 2400 rows x 20 float64: 0.37 MB
+    with skmemmap.config_context(gather_nbytes=0, warn_nbytes=0):
+        X_mm = skmemmap.memmap(X)
+        with pytest.warns(CopyWarning) as record:
+            GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=ContiguousKFold(5)).fit(
+                X_mm, y
+            )
+    (message,) = [str(w.message) for w in record]
+    each = 2400 * 20 * 8
+    assert message.startswith(
+        f"ContiguousKFold(n_splits=5) copies the training sets of folds 1 to 3 "
+        f"(3 files on disk, {format_mb(3 * each)} in total). Use ContiguousKFold(2), "
+        f"after skmemmap.shuffle(X, y) if rows are ordered."
     )
-    with pytest.warns(CopyWarning, match=pattern) as record:
-        splits = list(ContiguousKFold(5).split(X))
-    assert len(splits) == 5
-    assert len(record) == 1  # once per split() call, not once per fold
+    assert record[0].filename == __file__
+    # The files exist now: the same search copies nothing, and says nothing.
+    with (
+        skmemmap.config_context(gather_nbytes=0, warn_nbytes=0),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("error", CopyWarning)
+        GridSearchCV(Ridge(), {"alpha": [10.0]}, cv=ContiguousKFold(5)).fit(X_mm, y)
 
 
-def test_warns_for_middle_folds_uneven_sizes(folder):
-    # 11 rows of 4 float32 in 3 folds (4, 4, 3 rows): only fold 1's training
-    # set (7 rows of 16 B) is two blocks.
+def test_middle_folds_notice_names_the_folds(folder):
+    # 11 rows in 3 folds (4, 4, 3 rows): only fold 1's training set is two blocks.
     X = skmemmap.memmap(np.zeros((11, 4), dtype=np.float32))
-    with pytest.warns(CopyWarning, match=r"training set of fold 1 \(0.0001 MB\)"):
-        ContiguousKFold(3).split(X)
+    with (
+        skmemmap.config_context(warn_nbytes=0),
+        pytest.warns(CopyWarning, match=r"training sets of fold 1 \(0.0001 MB\)"),
+    ):
+        cross_val_predict(Ridge(), X, np.arange(11.0), cv=ContiguousKFold(3))
 
 
 def test_warns_when_not_a_memmaparray():
     X = np.zeros((1000, 100))
     with pytest.warns(
         CopyWarning,
-        match=r"ndarray of shape \(1000, 100\), not a skmemmap\.MemmapArray.*"
-        r"\(0\.76 MB\): scikit-learn's indexing will copy every fold.*"
-        r"Wrap X with skmemmap\.memmap",
+        match=r"^scikit-learn copies in-memory X for each of the 2 folds, per "
+        r"candidate and worker \(1\.5 MB\)\. Map X once: skmemmap\.memmap\(X\)",
     ) as record:
         next(iter(ContiguousKFold(2).split(X)))
-    assert len(record) == 1
+    assert len(record) == 1 and record[0].filename == __file__
 
 
-def test_not_a_memmaparray_and_more_folds_warn_once_each():
-    with pytest.warns(CopyWarning) as record:
+def test_not_a_memmaparray_with_more_folds_is_one_cause():
+    with skmemmap.config_context(warn_nbytes=0), pytest.warns(CopyWarning) as record:
         ContiguousKFold(4).split(np.zeros((8, 3)))
-    messages = sorted(str(w.message) for w in record)
-    assert len(messages) == 2
-    assert "fold 1" in messages[0] and "fold 2" in messages[0]
-    assert "scikit-learn's indexing will copy every fold" in messages[1]
+    assert len(record) == 1
+    assert "for each of the 4 folds" in str(record[0].message)
 
 
 def test_warns_for_dataframes_and_lists():
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"a": np.zeros(2**17), "b": np.zeros(2**17, dtype=np.float32)})
-    with pytest.warns(CopyWarning, match=r"DataFrame of shape \(131072, 2\).*1.5 MB"):
+    with pytest.warns(CopyWarning, match=r"\(3 MB\)[\s\S]*in memory \(DataFrame\)"):
         ContiguousKFold().split(df)
-    with pytest.warns(CopyWarning, match=r"list of shape \(4,\)"):
+    with (
+        skmemmap.config_context(warn_nbytes=0),
+        pytest.warns(CopyWarning, match=r"in memory \(list\)"),
+    ):
         ContiguousKFold().split([[1.0, 2.0]] * 4)
 
 
@@ -257,24 +269,24 @@ def test_silent_for_two_folds_of_a_memmaparray(folder):
 
 def test_warning_points_at_user_code():
     X, y = _data()
-    with pytest.warns(CopyWarning) as record:
-        ContiguousKFold(3).split(X)
-    with pytest.warns(CopyWarning) as record_search:
-        GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=ContiguousKFold(3)).fit(X, y)
+    with skmemmap.config_context(warn_nbytes=0):
+        with pytest.warns(CopyWarning) as record:
+            ContiguousKFold(3).split(X)
+        with pytest.warns(CopyWarning) as record_search:
+            GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=ContiguousKFold(3)).fit(X, y)
     for w in [*record, *record_search]:
         assert w.filename == __file__, w.filename
 
 
 def test_warnings_are_raised_in_the_calling_process_with_workers():
     X, y = _data()
-    with pytest.warns(CopyWarning) as record:
+    with skmemmap.config_context(warn_nbytes=0), pytest.warns(CopyWarning) as record:
         GridSearchCV(
             Ridge(), {"alpha": [0.1, 1.0]}, cv=ContiguousKFold(3), n_jobs=2
         ).fit(X, y)
-    messages = sorted(str(w.message) for w in record)
-    assert len(messages) == 2  # middle fold, and X not a MemmapArray
-    assert "training set of fold 1 " in messages[0]
-    assert "not a skmemmap.MemmapArray" in messages[1]
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1, messages  # in-memory X: every fold, one cause
+    assert messages[0].startswith("scikit-learn copies in-memory X for each of the 3")
 
 
 # -- worker processes: views with 2 folds, one gather per middle fold with 5 ------
@@ -306,9 +318,9 @@ def _five_fold_search(folder, tmp_path, n_samples, n_features, gather_nbytes):
     X, y = _data(n_samples, n_features)
     log = tmp_path / "spy.jsonl"
     grid = {"alpha": [0.1, 1.0, 10.0, 100.0]}
-    with skmemmap.config_context(gather_nbytes=gather_nbytes):
+    with skmemmap.config_context(gather_nbytes=gather_nbytes, warn_nbytes=0):
         X_mm = skmemmap.memmap(X)
-        with pytest.warns(CopyWarning, match=r"fold 1 .*fold 2 .*fold 3 .*gathered"):
+        with pytest.warns(CopyWarning, match=r"training sets of folds 1 to 3 \(3 "):
             search = GridSearchCV(
                 SpySplitRidge(log=str(log)), grid, cv=ContiguousKFold(5), n_jobs=2
             ).fit(X_mm, y)

@@ -7,7 +7,6 @@ reported, not raised, so strict mode runs with Lasso, KMeans and Ridge.
 
 import warnings
 
-import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.ensemble import RandomForestClassifier

@@ -258,15 +258,16 @@ def copy_report(*, warn=True):
     >>> with skmemmap.copy_report() as report:
     ...     rows = X[[0, 2, 4]]  # 48 bytes: recorded, below the warning threshold
     >>> report.counts
-    {'copy-rows': 1}
+    {'rows': 1}
     >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
     skmemmap copy report: 1 copy, 5e-05 MB in total, in 1 process
     <BLANKLINE>
-    cause      copies        MB  where
-    copy-rows       1     5e-05  this process
+    cause  copies        MB  where
+    rows        1     5e-05  this process
     <BLANKLINE>
-    copy-rows: Copied 3 non-contiguous rows of X in memory.
-      why: the selection has 2 gaps, so it cannot be a view of the file.
+    rows: Non-contiguous rows of X copied, not viewed.
+      why: the selection has 2 gaps, so it is not a view; 3 rows were copied
+      in memory.
       fix: Select one contiguous, ascending run of rows to get a view.
     """
     return CopyReport(warn=warn)
