@@ -228,9 +228,7 @@ def headline_prolog(static_dir):
         "headline_command": f"``{h['command']}``",
         "headline": headline_sentence(h),
     }
-    return "\n".join(
-        f".. |{name}| replace:: {value}" for name, value in values.items()
-    )
+    return "\n".join(f".. |{name}| replace:: {value}" for name, value in values.items())
 
 
 def _draw_figures(app):

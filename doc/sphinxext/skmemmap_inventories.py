@@ -81,7 +81,9 @@ def _numpy():
 
     entries = []
     for name in ("ndarray", "memmap", "dtype"):
-        entries.append((f"numpy.{name}", "py:class", f"reference/generated/numpy.{name}.html#$"))
+        entries.append(
+            (f"numpy.{name}", "py:class", f"reference/generated/numpy.{name}.html#$")
+        )
     for name in getattr(np, "__all__", dir(np)):
         obj = _public(np, name)
         if name.startswith("_") or obj is None or inspect.isclass(obj):
