@@ -7,6 +7,13 @@ Build (what tests/test_docs.py runs in CI)::
 ``SKMEMMAP_DOC_QUICK=1`` makes the gallery examples use small data, so the
 whole build with the gallery executed takes about a minute on 2 cores.
 Without it each example runs at its full (still modest) size.
+
+Every build also draws the user guide's figures (``figures/fig_*.png``) from
+the measured data in ``_static/fig_*.json`` (sphinxext/skmemmap_figures.py),
+and reads the headline number from ``_static/headline.json``. Without network
+the intersphinx links come from inventories written from the installed
+packages (sphinxext/skmemmap_inventories.py); ``SKMEMMAP_DOC_OFFLINE=1``
+skips the download attempt.
 """
 
 import os

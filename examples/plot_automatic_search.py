@@ -111,8 +111,9 @@ ax.set_yticks(pos, names)
 ax.invert_yaxis()
 ax.set_xlabel("peak memory above the start (copies of X; dashed: 1 x X)")
 ax.set_xlim(0, 1.25 * max(max(v) for v in peaks.values()))
-ax.set_title(
-    f"GridSearchCV(RandomForest), 2 folds, n_jobs=2, X {X.nbytes / 2**20:.0f} MB"
+fig.suptitle(
+    f"GridSearchCV(RandomForest), 2 folds, n_jobs=2, X {X.nbytes / 2**20:.0f} MB",
+    fontsize=10,
 )
 ax.legend(loc="lower right", frameon=False)
 ax.spines[["top", "right"]].set_visible(False)

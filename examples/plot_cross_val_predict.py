@@ -21,7 +21,7 @@ from sklearn.model_selection import KFold, cross_val_predict
 import skmemmap
 
 QUICK = os.environ.get("SKMEMMAP_DOC_QUICK") == "1"
-n_samples, n_features = (40_000, 50) if QUICK else (150_000, 50)
+n_samples, n_features = (20_000, 50) if QUICK else (150_000, 50)
 
 rng = np.random.RandomState(0)
 X = rng.standard_normal((n_samples, n_features))
@@ -100,7 +100,7 @@ ax.set_yticks(pos, list(peaks))
 ax.invert_yaxis()
 ax.set_xlabel("peak memory above the start (copies of X)")
 ax.set_xlim(0, 1.3 * max(max(v) for v in peaks.values()))
-ax.set_title("cross_val_predict(LogisticRegression), 2 folds, n_jobs=2")
+fig.suptitle("cross_val_predict(LogisticRegression), 2 folds, n_jobs=2", fontsize=10)
 ax.legend(loc="lower right", frameon=False)
 ax.spines[["top", "right"]].set_visible(False)
 fig.tight_layout()

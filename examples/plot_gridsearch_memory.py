@@ -91,8 +91,8 @@ for monitor, label, color in (
 ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1, label="1 x X")
 ax.set_xlabel("time since the search started (s)")
 ax.set_ylabel("PSS above the start (copies of X)")
-ax.set_title("GridSearchCV(RandomForest), 2 candidates, 2 folds, n_jobs=2")
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+ax.set_title("GridSearchCV(RandomForest), 2 candidates, 2 folds, n_jobs=2", fontsize=10)
+ax.legend(loc="center right", frameon=False)
 ax.spines[["top", "right"]].set_visible(False)
 fig.tight_layout()
 

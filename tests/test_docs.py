@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC_REQUIREMENTS = ("sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme")
+DOC_REQUIREMENTS = (
+    "sphinx",
+    "numpydoc",
+    "sphinx_gallery",
+    "pydata_sphinx_theme",
+    "sphinx_design",
+)
 MISSING = [m for m in DOC_REQUIREMENTS if importlib.util.find_spec(m) is None]
 # Measured ~1 minute on 2 busy cores with SKMEMMAP_DOC_QUICK=1; the issue
 # allows 3 minutes.
