@@ -55,6 +55,17 @@ def _role(obj):
     return "py:function"
 
 
+def _module_entries(module, uri):
+    """One entry per callable in ``module.__all__``; ``uri`` takes the full name."""
+    entries = []
+    for name in getattr(module, "__all__", ()):
+        obj = _public(module, name)
+        if obj is not None:
+            full = f"{module.__name__}.{name}"
+            entries.append((full, _role(obj), uri.format(full)))
+    return entries
+
+
 def _sklearn():
     import sklearn
 
@@ -67,12 +78,7 @@ def _sklearn():
             module = importlib.import_module(module_name)
         except ImportError:  # optional dependencies of experimental modules
             continue
-        for name in getattr(module, "__all__", ()):
-            obj = _public(module, name)
-            if obj is None:
-                continue
-            full = f"{module_name}.{name}"
-            entries.append((full, _role(obj), f"modules/generated/{full}.html#$"))
+        entries += _module_entries(module, "modules/generated/{}.html#$")
     return "scikit-learn", sklearn.__version__, entries
 
 
@@ -96,13 +102,7 @@ def _numpy():
 def _joblib():
     import joblib
 
-    entries = []
-    for name in joblib.__all__:
-        obj = _public(joblib, name)
-        if obj is None:
-            continue
-        full = f"joblib.{name}"
-        entries.append((full, _role(obj), f"generated/{full}.html#$"))
+    entries = _module_entries(joblib, "generated/{}.html#$")
     return "joblib", joblib.__version__, entries
 
 
