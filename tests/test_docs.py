@@ -227,3 +227,35 @@ def test_docs_build_with_gallery(tmp_path):
         "scikit-learn.org/stable/modules/generated/"
         "sklearn.ensemble.RandomForestClassifier.html"
     ) in guide
+
+
+def test_figure_readings_hold_for_their_data():
+    """The sentence under each drawn figure is what its committed data says."""
+    static = ROOT / "doc" / "_static"
+    njobs = json.loads((static / "fig_njobs.json").read_text())
+    x = njobs["x_nbytes"]
+    for run in njobs["runs"]:
+        if run["mode"] == "skmemmap":  # "below a quarter of one copy"
+            assert run["peak_bytes"] < 0.25 * x, run
+        else:  # "more than a copy of X for every worker"
+            assert run["peak_bytes"] > run["n_jobs"] * x, run
+    assert sorted({r["n_jobs"] for r in njobs["runs"]}) == [1, 2, 4]
+
+    audit = json.loads((static / "fig_audit_heatmap.json").read_text())
+    best = {
+        r["estimator"].split("(")[0]: set(r["no_copy_layouts"]) for r in audit["rows"]
+    }
+    f32 = {"float32 C", "float32 Fortran"}
+    every = f32 | {"float64 C", "float64 Fortran"}
+    for name in (
+        "RandomForestClassifier",
+        "ExtraTreesClassifier",
+        "DecisionTreeClassifier",
+    ):
+        assert best[name] == f32, name
+    for name in ("LogisticRegression", "SGDClassifier", "KNeighborsClassifier"):
+        assert best[name] == {"float64 C", "float32 C"}, name
+    assert best["LinearSVC"] == {"float64 C"}
+    assert best["HistGradientBoostingClassifier"] == {"float64 C", "float64 Fortran"}
+    for name in ("Lasso", "Ridge", "PCA"):
+        assert best[name] == every, name
