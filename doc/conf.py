@@ -7,6 +7,13 @@ Build (what tests/test_docs.py runs in CI)::
 ``SKMEMMAP_DOC_QUICK=1`` makes the gallery examples use small data, so the
 whole build with the gallery executed takes about a minute on 2 cores.
 Without it each example runs at its full (still modest) size.
+
+Every build also draws the user guide's figures (``figures/fig_*.png``) from
+the measured data in ``_static/fig_*.json`` (sphinxext/skmemmap_figures.py),
+and reads the headline number from ``_static/headline.json``. Without network
+the intersphinx links come from inventories written from the installed
+packages (sphinxext/skmemmap_inventories.py); ``SKMEMMAP_DOC_OFFLINE=1``
+skips the download attempt.
 """
 
 import os
@@ -25,27 +32,36 @@ author = "skmemmap developers"
 copyright = "skmemmap developers"
 version = release = skmemmap.__version__
 
+import skmemmap_doc  # noqa: E402
+import skmemmap_inventories  # noqa: E402
+
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
+    "sphinx.ext.intersphinx",
     "numpydoc",
+    "sphinx_design",
     "sphinx_gallery.gen_gallery",
     "skmemmap_doc",
 ]
 
-# Links to numpy, scikit-learn, joblib and Python need their inventories from
-# the network, which CI may not have; a failed download is a warning and
-# would fail the -W build. Opt in with SKMEMMAP_DOC_INTERSPHINX=1.
-if os.environ.get("SKMEMMAP_DOC_INTERSPHINX") == "1":
-    extensions.append("sphinx.ext.intersphinx")
-    intersphinx_mapping = {
-        "python": ("https://docs.python.org/3", None),
-        "numpy": ("https://numpy.org/doc/stable", None),
-        "sklearn": ("https://scikit-learn.org/stable", None),
-        "joblib": ("https://joblib.readthedocs.io/en/stable", None),
-        "matplotlib": ("https://matplotlib.org/stable", None),
-    }
+# Links to Python, numpy, scikit-learn and joblib. Each project's own
+# inventory is downloaded when the network can be reached; otherwise (CI has
+# no network) intersphinx falls back, quietly, to an inventory written from
+# the installed package (see sphinxext/skmemmap_inventories.py), so the build
+# neither fails nor waits: an unreachable host fails at once, a slow one after
+# intersphinx_timeout seconds. SKMEMMAP_DOC_OFFLINE=1 skips the download.
+intersphinx_mapping = skmemmap_inventories.intersphinx_mapping(
+    os.path.join(HERE, "_build", "intersphinx")
+)
+intersphinx_timeout = 5
+
+# The headline number (doc/_static/headline.json) as substitutions:
+# |headline_plain_x|, |headline_skmemmap_x|, |headline_ratio|,
+# |headline_workload|, |headline_measure|, |headline_command| and
+# |headline| (one sentence). See sphinxext/skmemmap_doc.py.
+rst_prolog = skmemmap_doc.headline_prolog(os.path.join(HERE, "_static"))
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
@@ -53,10 +69,12 @@ default_role = "literal"
 
 autosummary_generate = True
 autodoc_typehints = "none"
-autodoc_default_options = {"members": False, "inherited-members": False}
+# Members are chosen per class by _templates/autosummary/class.rst (every
+# method and property skmemmap defines or inherits from scikit-learn, never
+# MemmapArray's numpy methods), not here: an autodoc default would override
+# the template's options.
 # numpydoc's per-class member tables would list MemmapArray's (numpy-derived)
-# methods and link to pages that do not exist; the class template lists the
-# methods skmemmap documents instead.
+# methods and link to pages that do not exist.
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -68,8 +86,12 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": False,
     "secondary_sidebar_items": ["page-toc"],
+    # every top-level page in the top bar (no "More" menu)
+    "header_links_before_dropdown": 8,
 }
-html_sidebars = {"**": []}
+# The left sidebar (the section's pages) as scikit-learn has it, except on
+# the landing page.
+html_sidebars = {"index": [], "**": ["sidebar-nav-bs"]}
 
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
@@ -80,7 +102,6 @@ sphinx_gallery_conf = {
     "ignore_pattern": r"^(?!plot_)",
     "backreferences_dir": "gen_modules/backreferences",
     "doc_module": ("skmemmap",),
-    "reference_url": {"skmemmap": None},
     "download_all_examples": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,

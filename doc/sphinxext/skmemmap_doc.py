@@ -13,6 +13,21 @@
     (relative to the source directory, e.g. ``_static/bench``); otherwise a
     note saying how to produce them. A missing file is not a warning, so
     ``sphinx-build -W`` passes before anyone has run the benchmark.
+
+Headline substitutions (``headline_prolog``, used as ``rst_prolog`` by
+``conf.py``)
+    The one headline number, read from ``_static/headline.json`` (keys
+    ``workload``, ``measure``, ``plain_x``, ``skmemmap_x``, ``ratio``,
+    ``command``): ``|headline_plain_x|``, ``|headline_skmemmap_x|``,
+    ``|headline_ratio|``, ``|headline_workload|``, ``|headline_measure|``,
+    ``|headline_command|``, and ``|headline|``, one sentence with all of them.
+    ``tests/test_docs.py`` checks that README.md quotes the same numbers.
+
+Figures
+    At the start of every build, ``skmemmap_figures.draw_all`` draws the
+    user guide's figures from their measured data (``_static/fig_*.json``)
+    into ``figures/`` (not committed): what the pages show is what the data
+    says.
 """
 
 import json
@@ -179,7 +194,69 @@ def _bench_table(results):
     return [*lines, ""]
 
 
+HEADLINE_KEYS = ("workload", "measure", "plain_x", "skmemmap_x", "ratio", "command")
+
+
+def load_headline(static_dir):
+    """The headline measurement, checked for its keys."""
+    with open(os.path.join(static_dir, "headline.json")) as f:
+        headline = json.load(f)
+    missing = [k for k in HEADLINE_KEYS if k not in headline]
+    if missing:
+        raise ValueError(f"headline.json lacks {missing}")
+    return headline
+
+
+def headline_sentence(h):
+    """The headline as one sentence (also what README.md must quote)."""
+    return (
+        f"{h['workload']}: plain scikit-learn needs {h['plain_x']:.2f} x X of "
+        f"extra memory, skmemmap {h['skmemmap_x']:.2f} x X, {h['ratio']:.1f} "
+        f"times less ({h['measure']})"
+    )
+
+
+def headline_prolog(static_dir):
+    """reST substitution definitions for the headline number."""
+    h = load_headline(static_dir)
+    values = {
+        "headline_plain_x": f"{h['plain_x']:.2f} x X",
+        "headline_skmemmap_x": f"{h['skmemmap_x']:.2f} x X",
+        "headline_ratio": f"{h['ratio']:.1f}",
+        "headline_workload": h["workload"],
+        "headline_measure": h["measure"],
+        "headline_command": f"``{h['command']}``",
+        "headline": headline_sentence(h),
+    }
+    return "\n".join(f".. |{name}| replace:: {value}" for name, value in values.items())
+
+
+def _draw_figures(app):
+    import skmemmap_figures
+
+    static = os.path.join(app.srcdir, "_static")
+    skmemmap_figures.draw_all(os.path.join(app.srcdir, "figures"), static)
+
+
+def _resolve_memory_sample(app, env, node, contnode):
+    """Link ``MemorySample`` (not exported from skmemmap) to its page."""
+    target = node.get("reftarget", "")
+    if node.get("refdomain") != "py" or target.split(".")[-1] != "MemorySample":
+        return None
+    return env.domains["py"].resolve_xref(
+        env,
+        node["refdoc"],
+        app.builder,
+        "class",
+        "skmemmap._monitor.MemorySample",
+        node,
+        contnode,
+    )
+
+
 def setup(app):
+    app.connect("builder-inited", _draw_figures)
+    app.connect("missing-reference", _resolve_memory_sample)
     app.add_directive("skmemmap-layout-table", LayoutTable)
     app.add_directive("skmemmap-bench", BenchResults)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
