@@ -397,8 +397,8 @@ def _missing_file_error(path, ref):
         why = (
             f"it does not exist here{where}. Workers on other machines need "
             f"either the folder on a shared filesystem mounted at the same path "
-            f"(point folder= or ${ENV_VAR} there), or their own copy of the "
-            f"file: call skmemmap.distribute(X, client) before the search"
+            f"(point folder= or ${ENV_VAR} there), or, on dask, their own copy "
+            f"of the file: call skmemmap.distribute(X, client) before the search"
         )
     return FileNotFoundError(
         errno.ENOENT, f"Cannot open the skmemmap file {path!r}: {why}", path

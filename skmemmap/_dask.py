@@ -193,6 +193,8 @@ class Unresolved:
         if name in _HARMLESS or name == "_skm_raise":
             return object.__getattribute__(self, name)
         if name.startswith("__") and name.endswith("__"):
+            if name in Unresolved.__dict__:  # __array__, __len__...: they raise
+                return object.__getattribute__(self, name)
             # Protocol probes (``__dask_graph__``, ``__array_interface__``...)
             # made by frameworks while routing data: "not supported".
             raise AttributeError(name)

@@ -131,3 +131,47 @@ def test_worker_without_the_file_names_path_and_remedy(client, tmp_path):
     assert X_mm.filename in message
     assert "shared filesystem" in message
     assert "folder=" in message and "SKMEMMAP_FOLDER" in message
+
+
+def test_worker_decoding_a_missing_file_fails_the_task_and_lives(client, tmp_path):
+    # The reference is decoded by the worker as part of the task (not by the
+    # task's own code): dask must report a task error, not lose the worker.
+    X_mm = skmemmap.memmap(np.ones((100, 4)), folder=tmp_path)
+    view = X_mm[10:20]
+    workers = set(client.run(os.getpid).values())
+    os.unlink(X_mm.filename)  # still mapped here, gone for the workers
+    future = client.submit(describe, view, pure=False)
+    with pytest.raises(FileNotFoundError) as info:
+        future.result(timeout=60)
+    assert X_mm.filename in str(info.value)
+    assert "skmemmap.distribute(X, client)" in str(info.value)
+    assert set(client.run(os.getpid).values()) == workers
+    assert client.submit(sum, [1, 2], pure=False).result(timeout=30) == 3
+
+
+def test_distribute_on_a_shared_filesystem_sends_nothing(client, data):
+    _, _, X_mm = data
+    assert skmemmap.distribute(X_mm[5:], client) is not None
+    assert X_mm._skm_file.copies == []  # every worker opens the file itself
+
+
+def test_distribute_rejects_what_it_cannot_send(client):
+    with pytest.raises(TypeError, match=r"expects a MemmapArray.*skmemmap.memmap"):
+        skmemmap.distribute(np.ones((3, 2)), client)
+
+
+def test_unresolved_reference_raises_at_first_use_and_travels_on(tmp_path):
+    from skmemmap._array import _rebuild
+    from skmemmap._dask import Unresolved
+
+    X_mm = skmemmap.memmap(np.ones((10, 2)), folder=tmp_path)
+    func, args = X_mm[2:4].__reduce__()
+    error = FileNotFoundError(2, "Cannot open the skmemmap file 'x'")
+    ref = Unresolved(_rebuild, args, error)
+    assert "could not be opened" in repr(ref)
+    for use in (len, np.asarray, lambda r: r.shape, lambda r: hasattr(r, "iloc")):
+        with pytest.raises(FileNotFoundError, match="Cannot open"):
+            use(ref)
+    assert not hasattr(ref, "__array_interface__")  # probes are not uses
+    again = pickle.loads(pickle.dumps(ref))  # re-pickled: the same reference
+    assert skmemmap.is_memmap_view(again) and again.shape == (2, 2)
