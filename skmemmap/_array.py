@@ -393,9 +393,9 @@ def _missing_file_error(path, ref):
             f"skmemmap.load('X.npy'): references to that file keep working"
         )
     else:
-        where = f" on this machine ({_HOST})" if ref.get("host") != _HOST else ""
+        where = f"on this machine ({_HOST})" if ref.get("host") != _HOST else "here"
         why = (
-            f"it does not exist here{where}. Workers on other machines need "
+            f"it does not exist {where}. Workers on other machines need "
             f"either the folder on a shared filesystem mounted at the same path "
             f"(point folder= or ${ENV_VAR} there), or, on dask, their own copy "
             f"of the file: call skmemmap.distribute(X, client) before the search"

@@ -23,6 +23,8 @@ from sklearn.model_selection import (  # noqa: E402
 
 import skmemmap  # noqa: E402
 
+pytestmark = pytest.mark.cluster
+
 IMPORT_ROOT = str(Path(skmemmap.__file__).resolve().parent.parent)
 
 
@@ -165,7 +167,7 @@ def test_unresolved_reference_raises_at_first_use_and_travels_on(tmp_path):
     from skmemmap._dask import Unresolved
 
     X_mm = skmemmap.memmap(np.ones((10, 2)), folder=tmp_path)
-    func, args = X_mm[2:4].__reduce__()
+    _func, args = X_mm[2:4].__reduce__()
     error = FileNotFoundError(2, "Cannot open the skmemmap file 'x'")
     ref = Unresolved(_rebuild, args, error)
     assert "could not be opened" in repr(ref)

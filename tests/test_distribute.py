@@ -76,7 +76,7 @@ def cluster(tmp_path_factory):
     procs = []
 
     def start(args, name):
-        out = open(logs / f"{name}.log", "w")
+        out = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed at teardown
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
         procs.append((proc, out))
         return proc
@@ -106,8 +106,15 @@ def cluster(tmp_path_factory):
         )
         workers = [
             start(
-                ["unshare", "--mount", "--propagation", "private"]
-                + ["sh", "-c", worker_cmd],
+                [
+                    "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    worker_cmd,
+                ],
                 f"worker{i}",
             )
             for i in range(2)
@@ -125,7 +132,7 @@ def cluster(tmp_path_factory):
         finally:
             client.close()
     finally:
-        for proc, out in procs:
+        for proc, _ in procs:
             proc.terminate()
         for proc, out in procs:
             try:
@@ -185,7 +192,7 @@ def test_submit_without_distribute_raises_in_the_task(cluster):
     client = cluster["client"]
     X_mm = skmemmap.memmap(np.ones((100, 3)), folder=cluster["base"])
     future = client.submit(describe, X_mm[10:20], pure=False)
-    with pytest.raises(FileNotFoundError, match="skmemmap.distribute"):
+    with pytest.raises(FileNotFoundError, match=r"skmemmap\.distribute"):
         future.result(timeout=60)
     _alive(cluster)
 

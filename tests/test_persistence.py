@@ -1,4 +1,4 @@
-"""References that outlive their file say so; references to users' files keep working."""
+"""References that outlive their file say so; references to users' files work."""
 
 import os
 import pickle
@@ -43,9 +43,7 @@ def test_reference_to_a_temporary_file_after_its_process_exited(tmp_path, skm_fo
         """
     )
     assert made.returncode == 0, made.stderr
-    (pid, filename), warned, where = (
-        line.split() for line in made.stdout.splitlines()
-    )
+    (pid, filename), warned, where = (line.split() for line in made.stdout.splitlines())
     assert warned == ["1", "TemporaryFileWarning"]
     assert where == ["<string>"]  # points at the user's joblib.dump call
     assert os.path.getsize(saved) < 1000  # a reference, not the data

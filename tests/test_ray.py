@@ -8,7 +8,9 @@ import joblib
 import numpy as np
 import pytest
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install skmemmap[ray])")
+ray = pytest.importorskip(
+    "ray", reason="Ray is not installed (pip install skmemmap[ray])"
+)
 
 from _spy import ViewSpy, read_log  # noqa: E402
 from ray.util.joblib import register_ray  # noqa: E402
@@ -32,9 +34,7 @@ def ray_session():
     # Ray's worker processes inherit this environment: they must import the
     # test helpers (``_spy``) and this skmemmap by name.
     saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (TESTS, ROOT, saved) if p
-    )
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS, ROOT, saved) if p)
     try:
         ray.init(
             num_cpus=2,
