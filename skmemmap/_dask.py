@@ -100,12 +100,18 @@ def _distributed_paths():
     )
 
 
+def _hosts_workers():
+    worker = sys.modules.get("distributed.worker")
+    return bool(getattr(getattr(worker, "Worker", None), "_instances", None))
+
+
 def decoding_context():
     """Who is unpickling a MemmapArray reference, as far as dask is concerned.
 
     Returns ``"scheduler"`` when dask's scheduler code is on the stack (it
     unpickles a client's task graph in ``update_graph`` and pickles it again
-    for a worker: it must not map the file), ``"message"`` when
+    for a worker: it must not map the file; unless workers run in the same
+    process), ``"message"`` when
     ``distributed.protocol`` is decoding a message in any other process (an
     exception there closes the connection, and a worker whose stream from the
     scheduler fails shuts down), and ``None`` otherwise: plain pickle, joblib,
@@ -122,7 +128,10 @@ def decoding_context():
     while frame is not None:
         filename = frame.f_code.co_filename
         if filename == scheduler:
-            return "scheduler"
+            # A scheduler sharing its process with workers (a LocalCluster
+            # with processes=False) hands them the objects it decoded,
+            # without pickling them again: there they must be arrays.
+            return "message" if _hosts_workers() else "scheduler"
         if filename.startswith(protocol):
             found = "message"
         frame = frame.f_back

@@ -177,3 +177,27 @@ def test_unresolved_reference_raises_at_first_use_and_travels_on(tmp_path):
     assert not hasattr(ref, "__array_interface__")  # probes are not uses
     again = pickle.loads(pickle.dumps(ref))  # re-pickled: the same reference
     assert skmemmap.is_memmap_view(again) and again.shape == (2, 2)
+
+
+def test_threads_cluster_equals_scikit_learn(data, tmp_path):
+    # Scheduler and workers in this process: the scheduler's decoded graph
+    # goes to the workers as it is, so references must be arrays there.
+    X, y, X_mm = data
+    log = tmp_path / "spy.jsonl"
+    grid = {"C": [0.1, 1.0]}
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as threads,
+        joblib.parallel_config(backend="dask", client=threads),
+    ):
+        search = GridSearchCV(ViewSpy(log=str(log)), grid, cv=KFold(2), n_jobs=2)
+        search.fit(X_mm, y)
+    plain = GridSearchCV(ViewSpy(), grid, cv=KFold(2)).fit(X, y)
+    np.testing.assert_array_equal(
+        search.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
+    records = read_log(log)
+    assert len(records) == 2 * 2 * 2 + 1  # folds x candidates x fit/predict, refit
+    assert all(r["is_view"] and r["filename"] == X_mm.filename for r in records)

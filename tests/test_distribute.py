@@ -240,7 +240,7 @@ def test_distribute_sends_the_file_once_per_worker(cluster):
     file_size = os.path.getsize(X_mm.filename)
     key = X_mm._skm_file.key
     skmemmap.distribute(X_mm, client)
-    skmemmap.distribute(X_mm[10:], client)  # already there: nothing sent
+    skmemmap.distribute(X_mm[10:])  # the default client; there already: no resend
     state = _received(client)
     for received, copies in state.values():
         assert received[copies[key]] == file_size
@@ -271,6 +271,24 @@ def test_copies_go_when_the_array_is_released(cluster):
         ) and not any(any(client.run(os.path.exists, p).values()) for p in paths)
 
     _wait_for(gone, 30, "removal of the workers' copies")
+
+
+def test_copies_go_when_the_client_closes(cluster):
+    client = cluster["client"]
+    X_mm = skmemmap.memmap(np.ones((1000, 4)), folder=cluster["base"])
+    key = X_mm._skm_file.key
+    address = client.scheduler.address
+    with distributed.Client(address, timeout=60, set_as_default=False) as other:
+        skmemmap.distribute(X_mm, other)
+        paths = [copies[key] for _, copies in _received(client).values()]
+        assert len(paths) == 2
+    # X_mm is still alive here: only the client's closing removes the copies.
+
+    def gone():
+        return not any(any(client.run(os.path.exists, p).values()) for p in paths)
+
+    _wait_for(gone, 30, "removal of the workers' copies")
+    assert all(key not in copies for _, copies in _received(client).values())
 
 
 def test_scheduler_never_maps_the_data(cluster, data):
