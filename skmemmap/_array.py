@@ -393,7 +393,8 @@ def _missing_file_error(path, ref):
             f"skmemmap.load('X.npy'): references to that file keep working"
         )
     else:
-        where = f"on this machine ({_HOST})" if ref.get("host") != _HOST else "here"
+        other = ref.get("host") not in (None, _HOST)
+        where = f"on this machine ({_HOST})" if other else "here"
         why = (
             f"it does not exist {where}. Workers on other machines need "
             f"either the folder on a shared filesystem mounted at the same path "

@@ -14,6 +14,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+from _engines import check_worker_views, classification  # noqa: E402
 from _spy import ViewSpy, describe, read_log  # noqa: E402
 from sklearn.model_selection import (  # noqa: E402
     GridSearchCV,
@@ -45,19 +46,11 @@ def client():
 
 @pytest.fixture
 def data(tmp_path):
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((300, 5))
-    y = (X[:, 0] + 0.5 * rng.standard_normal(300) > 0).astype(int)
-    return X, y, skmemmap.memmap(X, folder=tmp_path)
+    return classification(tmp_path)
 
 
 def check_views(log, X_mm, client):
-    records = read_log(log)
-    workers = set(client.run(os.getpid).values())
-    assert {r["pid"] for r in records} & workers, "no record from a dask worker"
-    for r in records:
-        assert r["is_view"] and not r["owndata"], r
-        assert r["filename"] == X_mm.filename, r
+    check_worker_views(log, X_mm, set(client.run(os.getpid).values()))
 
 
 def test_grid_search_on_dask_equals_scikit_learn(client, data, tmp_path):

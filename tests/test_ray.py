@@ -12,7 +12,8 @@ ray = pytest.importorskip(
     "ray", reason="Ray is not installed (pip install skmemmap[ray])"
 )
 
-from _spy import ViewSpy, read_log  # noqa: E402
+from _engines import check_worker_views, classification  # noqa: E402
+from _spy import ViewSpy  # noqa: E402
 from ray.util.joblib import register_ray  # noqa: E402
 from sklearn.model_selection import (  # noqa: E402
     GridSearchCV,
@@ -54,19 +55,7 @@ def ray_session():
 
 @pytest.fixture
 def data(tmp_path):
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((300, 5))
-    y = (X[:, 0] + 0.5 * rng.standard_normal(300) > 0).astype(int)
-    return X, y, skmemmap.memmap(X, folder=tmp_path)
-
-
-def check_views(log, X_mm, methods):
-    records = [r for r in read_log(log) if r["pid"] != os.getpid()]
-    assert records, "no record from a Ray worker"
-    assert {r["method"] for r in records} == methods
-    for r in records:
-        assert r["is_view"] and not r["owndata"], r
-        assert r["filename"] == X_mm.filename, r
+    return classification(tmp_path)
 
 
 def test_grid_search_on_ray_equals_scikit_learn(ray_session, data, tmp_path):
@@ -78,7 +67,7 @@ def test_grid_search_on_ray_equals_scikit_learn(ray_session, data, tmp_path):
         search = GridSearchCV(ViewSpy(log=str(log)), grid, cv=KFold(2)).fit(X_mm, y)
     plain = GridSearchCV(ViewSpy(), grid, cv=KFold(2)).fit(X, y)
 
-    check_views(log, X_mm, {"fit", "predict"})
+    check_worker_views(log, X_mm)
     for key in ("mean_test_score", "split0_test_score", "split1_test_score"):
         np.testing.assert_array_equal(search.cv_results_[key], plain.cv_results_[key])
     assert search.best_params_ == plain.best_params_
@@ -91,5 +80,5 @@ def test_cross_val_predict_on_ray_equals_scikit_learn(ray_session, data, tmp_pat
         warnings.simplefilter("error", skmemmap.CopyWarning)
         pred = cross_val_predict(ViewSpy(log=str(log)), X_mm, y, cv=KFold(2))
 
-    check_views(log, X_mm, {"fit", "predict"})
+    check_worker_views(log, X_mm)
     np.testing.assert_array_equal(pred, cross_val_predict(ViewSpy(), X, y, cv=KFold(2)))
