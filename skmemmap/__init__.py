@@ -7,6 +7,7 @@ views of that file in every worker process.
 from skmemmap._array import MemmapArray, is_memmap_view, load, memmap
 from skmemmap._audit import AuditResult, audit
 from skmemmap._config import config_context, get_config, set_config
+from skmemmap._distribute import distribute
 from skmemmap._estimator import MemmapEstimator
 from skmemmap._layout import Layout, layout_for, own_copies, register_layout
 from skmemmap._monitor import MemoryMonitor
@@ -19,6 +20,7 @@ from skmemmap.exceptions import (
     FileMismatchError,
     LayoutWarning,
     NotEnoughDiskSpaceError,
+    TemporaryFileWarning,
 )
 
 __version__ = "0.1.0.dev0"
@@ -36,10 +38,12 @@ __all__ = [
     "MemmapEstimator",
     "MemoryMonitor",
     "NotEnoughDiskSpaceError",
+    "TemporaryFileWarning",
     "__version__",
     "audit",
     "config_context",
     "copy_report",
+    "distribute",
     "get_config",
     "is_memmap_view",
     "layout_for",

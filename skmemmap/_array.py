@@ -17,6 +17,7 @@ import hashlib
 import mmap
 import os
 import secrets
+import socket
 import weakref
 
 import numpy as np
@@ -24,7 +25,8 @@ from numpy.lib.array_utils import byte_bounds
 from numpy.lib.stride_tricks import as_strided
 
 from skmemmap._config import get_config
-from skmemmap._dask import send_by_reference
+from skmemmap._dask import Unresolved, decoding_context, send_by_reference
+from skmemmap._distribute import local_copy, warn_if_persisted
 from skmemmap._folder import ENV_VAR, atomic_write, create_once, session_folder
 from skmemmap._npy import header_bytes, read_header, write_blocks
 from skmemmap._signal import CopyEvent, emit
@@ -104,13 +106,7 @@ class _MappedFile:
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            raise FileNotFoundError(
-                errno.ENOENT,
-                f"Cannot open the skmemmap file {path!r}: it does not exist here. "
-                f"Workers on other machines need the folder on a shared filesystem "
-                f"mounted at the same path; point folder= or ${ENV_VAR} there",
-                path,
-            ) from None
+            raise _missing_file_error(path, expect) from None
         shape, fortran, dtype, offset = read_header(path)
         _check_dtype(dtype, what=repr(path))
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -157,6 +153,9 @@ class _MappedFile:
         # Set when unpickled in another process, to the sender's setting.
         self._gather_override = None
         self.parent = None  # the file this one was derived from (kept alive)
+        # dask futures whose results keep workers' copies of this file
+        # (skmemmap.distribute): released with this mapping.
+        self.copies = []
         weakref.finalize(
             self,
             _release,
@@ -190,6 +189,7 @@ class _MappedFile:
 
     def ref(self):
         """What a pickle of a view of this file carries, instead of its data."""
+        warn_if_persisted(self.path, _temporary_owner(self.path))
         return {
             "path": self.path,
             "key": self.key,
@@ -202,6 +202,8 @@ class _MappedFile:
             "family": self.family,
             "gather_nbytes": self.gather_nbytes,
             "pid": os.getpid(),
+            "host": _HOST,
+            "temporary": _temporary_owner(self.path),
         }
 
     def view(self, byte_offset, shape, strides, dtype):
@@ -306,17 +308,101 @@ def open_derived(mapped, path, mode="r"):
 
 
 def _rebuild(ref, byte_offset, shape, strides, dtype):
-    """Unpickle a MemmapArray: map the same file here and take the same view."""
-    mapped = open_file(
+    """Unpickle a MemmapArray: map the same file here and take the same view.
+
+    Where dask decodes a message (see ``_dask.decoding_context``), this never
+    raises: a dask scheduler gets an unopened reference that it passes on,
+    and a process that cannot open the file gets a placeholder that raises
+    the error at first use, inside the task.
+    """
+    args = (ref, byte_offset, shape, strides, dtype)
+    context = decoding_context()
+    if context == "scheduler":
+        return Unresolved(_rebuild, args)
+    try:
+        mapped = _open_ref(ref)
+        if ref.get("pid") != os.getpid():  # in the sender, its own setting applies
+            mapped.gather_nbytes = ref["gather_nbytes"]
+        return mapped.view(byte_offset, tuple(shape), tuple(strides), dtype)
+    except (OSError, ValueError) as exc:
+        if context is None:
+            raise
+        return Unresolved(_rebuild, args, exc)
+
+
+def _open_ref(ref):
+    """Map the file a reference names, or this machine's copy of it."""
+    copy = local_copy(ref["key"])
+    if copy is not None and os.path.exists(copy[0]):
+        path, key, folder = copy
+        # The copy is another file (its own inode and time): check it by its
+        # key, and keep the files derived from it in the worker's own folder.
+        return open_file(
+            path,
+            mode=ref["mode"],
+            cache_folder=folder,
+            family=ref["family"],
+            expect=dict(ref, key=key),
+        )
+    return open_file(
         ref["path"],
         mode=ref["mode"],
         cache_folder=ref["cache_folder"],
         family=ref["family"],
         expect=ref,
     )
-    if ref.get("pid") != os.getpid():  # in the sender, its own setting applies
-        mapped.gather_nbytes = ref["gather_nbytes"]
-    return mapped.view(byte_offset, tuple(shape), tuple(strides), dtype)
+
+
+# Sent with every reference: a missing temporary file is explained differently
+# on the machine that made it (its process has exited) and on another one.
+_HOST = socket.gethostname()
+
+
+def _temporary_owner(path):
+    """The pid owning the private folder ``path`` lives in, or None (a user's file)."""
+    name = os.path.basename(os.path.dirname(path))
+    prefix, _, rest = name.partition("-")
+    pid = rest.partition("-")[0]
+    if prefix != "skmemmap" or not pid.isdigit():
+        return None
+    return int(pid)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _missing_file_error(path, ref):
+    """The FileNotFoundError for a reference whose file is not here."""
+    ref = ref or {}
+    owner = ref.get("temporary")
+    if owner is not None and ref.get("host") == _HOST and not _alive(owner):
+        why = (
+            f"it was a temporary file of process {owner}, which has exited, and "
+            f"its data went with it: a pickled MemmapArray is a reference to its "
+            f"file, not a copy of the data. To keep data beyond the process that "
+            f"maps it, save it to a path you choose, np.save('X.npy', X) (it is "
+            f"written from the file, block by block), and open it with "
+            f"skmemmap.load('X.npy'): references to that file keep working"
+        )
+    else:
+        other = ref.get("host") not in (None, _HOST)
+        where = f"on this machine ({_HOST})" if other else "here"
+        why = (
+            f"it does not exist {where}. Workers on other machines need "
+            f"either the folder on a shared filesystem mounted at the same path "
+            f"(point folder= or ${ENV_VAR} there), or, on dask, their own copy "
+            f"of the file: call skmemmap.distribute(X, client) before the search"
+        )
+    return FileNotFoundError(
+        errno.ENOENT, f"Cannot open the skmemmap file {path!r}: {why}", path
+    )
 
 
 def _demote(result):

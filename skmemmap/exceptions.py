@@ -12,6 +12,7 @@ __all__ = [
     "FileMismatchError",
     "LayoutWarning",
     "NotEnoughDiskSpaceError",
+    "TemporaryFileWarning",
 ]
 
 
@@ -130,4 +131,25 @@ class FileMismatchError(ValueError):
     ... except skmemmap.FileMismatchError as exc:
     ...     print("truncated" in str(exc))
     True
+    """
+
+
+class TemporaryFileWarning(UserWarning):
+    """A MemmapArray over a temporary file was saved with ``joblib.dump``.
+
+    A MemmapArray pickles as a reference to its file, never as data. Files
+    written by :func:`skmemmap.memmap` are temporary: they are removed when
+    the process that made them exits, and loading the saved reference after
+    that fails. Save the data itself to a path you choose with
+    :func:`numpy.save` and open it with :func:`skmemmap.load` to keep it.
+
+    Examples
+    --------
+    >>> import os, tempfile, warnings, joblib, numpy as np, skmemmap
+    >>> X = skmemmap.memmap(np.ones((10, 2)))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = joblib.dump(X, os.path.join(tempfile.mkdtemp(), "X.joblib"))
+    >>> caught[0].category.__name__
+    'TemporaryFileWarning'
     """

@@ -14,6 +14,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+from _engines import check_worker_views, classification  # noqa: E402
 from _spy import ViewSpy, describe, read_log  # noqa: E402
 from sklearn.model_selection import (  # noqa: E402
     GridSearchCV,
@@ -22,6 +23,8 @@ from sklearn.model_selection import (  # noqa: E402
 )
 
 import skmemmap  # noqa: E402
+
+pytestmark = pytest.mark.cluster
 
 IMPORT_ROOT = str(Path(skmemmap.__file__).resolve().parent.parent)
 
@@ -43,19 +46,11 @@ def client():
 
 @pytest.fixture
 def data(tmp_path):
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((300, 5))
-    y = (X[:, 0] + 0.5 * rng.standard_normal(300) > 0).astype(int)
-    return X, y, skmemmap.memmap(X, folder=tmp_path)
+    return classification(tmp_path)
 
 
 def check_views(log, X_mm, client):
-    records = read_log(log)
-    workers = set(client.run(os.getpid).values())
-    assert {r["pid"] for r in records} & workers, "no record from a dask worker"
-    for r in records:
-        assert r["is_view"] and not r["owndata"], r
-        assert r["filename"] == X_mm.filename, r
+    check_worker_views(log, X_mm, set(client.run(os.getpid).values()))
 
 
 def test_grid_search_on_dask_equals_scikit_learn(client, data, tmp_path):
@@ -131,3 +126,71 @@ def test_worker_without_the_file_names_path_and_remedy(client, tmp_path):
     assert X_mm.filename in message
     assert "shared filesystem" in message
     assert "folder=" in message and "SKMEMMAP_FOLDER" in message
+
+
+def test_worker_decoding_a_missing_file_fails_the_task_and_lives(client, tmp_path):
+    # The reference is decoded by the worker as part of the task (not by the
+    # task's own code): dask must report a task error, not lose the worker.
+    X_mm = skmemmap.memmap(np.ones((100, 4)), folder=tmp_path)
+    view = X_mm[10:20]
+    workers = set(client.run(os.getpid).values())
+    os.unlink(X_mm.filename)  # still mapped here, gone for the workers
+    future = client.submit(describe, view, pure=False)
+    with pytest.raises(FileNotFoundError) as info:
+        future.result(timeout=60)
+    assert X_mm.filename in str(info.value)
+    assert "skmemmap.distribute(X, client)" in str(info.value)
+    assert set(client.run(os.getpid).values()) == workers
+    assert client.submit(sum, [1, 2], pure=False).result(timeout=30) == 3
+
+
+def test_distribute_on_a_shared_filesystem_sends_nothing(client, data):
+    _, _, X_mm = data
+    assert skmemmap.distribute(X_mm[5:], client) is not None
+    assert X_mm._skm_file.copies == []  # every worker opens the file itself
+
+
+def test_distribute_rejects_what_it_cannot_send(client):
+    with pytest.raises(TypeError, match=r"expects a MemmapArray.*skmemmap.memmap"):
+        skmemmap.distribute(np.ones((3, 2)), client)
+
+
+def test_unresolved_reference_raises_at_first_use_and_travels_on(tmp_path):
+    from skmemmap._array import _rebuild
+    from skmemmap._dask import Unresolved
+
+    X_mm = skmemmap.memmap(np.ones((10, 2)), folder=tmp_path)
+    _func, args = X_mm[2:4].__reduce__()
+    error = FileNotFoundError(2, "Cannot open the skmemmap file 'x'")
+    ref = Unresolved(_rebuild, args, error)
+    assert "could not be opened" in repr(ref)
+    for use in (len, np.asarray, lambda r: r.shape, lambda r: hasattr(r, "iloc")):
+        with pytest.raises(FileNotFoundError, match="Cannot open"):
+            use(ref)
+    assert not hasattr(ref, "__array_interface__")  # probes are not uses
+    again = pickle.loads(pickle.dumps(ref))  # re-pickled: the same reference
+    assert skmemmap.is_memmap_view(again) and again.shape == (2, 2)
+
+
+def test_threads_cluster_equals_scikit_learn(data, tmp_path):
+    # Scheduler and workers in this process: the scheduler's decoded graph
+    # goes to the workers as it is, so references must be arrays there.
+    X, y, X_mm = data
+    log = tmp_path / "spy.jsonl"
+    grid = {"C": [0.1, 1.0]}
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as threads,
+        joblib.parallel_config(backend="dask", client=threads),
+    ):
+        search = GridSearchCV(ViewSpy(log=str(log)), grid, cv=KFold(2), n_jobs=2)
+        search.fit(X_mm, y)
+    plain = GridSearchCV(ViewSpy(), grid, cv=KFold(2)).fit(X, y)
+    np.testing.assert_array_equal(
+        search.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
+    records = read_log(log)
+    assert len(records) == 2 * 2 * 2 + 1  # folds x candidates x fit/predict, refit
+    assert all(r["is_view"] and r["filename"] == X_mm.filename for r in records)
