@@ -3,11 +3,12 @@ Reading copy warnings
 =====================
 
 Every copy of X that skmemmap makes, or knows an estimator will make, is
-reported as a :class:`skmemmap.CopyWarning` (a scikit-learn
-``EfficiencyWarning``), once per cause and place. Each message has the same
-four parts: **what** was copied and **how many MB**, **why**, **what to do
-instead**, and how to silence it. This example triggers the common ones,
-takes them apart, and shows how to filter them or turn them into errors.
+recorded; the ones worth reading become one :class:`skmemmap.CopyWarning`
+per cause per call, at your line, when the call ends. The first line of a
+message says **what** was copied, **how much** in total, and **the one
+remedy**; the second line says **why**. This example triggers the common
+ones, follows their remedies, and ranks the causes of a search by the MB
+its copies add up to.
 """
 
 import warnings
@@ -16,107 +17,86 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV
 
 import skmemmap
 
 rng = np.random.RandomState(0)
-X = rng.standard_normal((20_000, 20))
-y = (X[:, 0] > 0).astype(int)
+X = rng.standard_normal((40_000, 20))  # 6.1 MB of float64
+y = X @ rng.standard_normal(20)
 X_mm = skmemmap.memmap(X)
 
 
-def show(caught):
-    """Print each warning's parts: what and size, why, remedy."""
-    for w in caught:
-        text = str(w.message).split(" Silence this warning")[0]
-        what, _, rest = text.partition(": ")
-        why, _, remedy = rest.partition(". ")
-        print(f"WHAT  {what}\nWHY   {why}\nDO    {remedy}\n")
-
-
-def catch(action):
+def first_lines(action):
+    """Run ``action``; print the first line of each CopyWarning it gave."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", skmemmap.CopyWarning)
         action()
-    return [w for w in caught if issubclass(w.category, skmemmap.CopyWarning)]
+    for w in caught:
+        if issubclass(w.category, skmemmap.CopyWarning):
+            print(str(w.message).splitlines()[0], "\n")
 
 
 # %%
-# Folds that cannot be views
-# --------------------------
-# :class:`skmemmap.ContiguousKFold` warns in the calling process, before any fit
-# starts, when a training set is two blocks of rows (k > 2) ...
-show(catch(lambda: list(skmemmap.ContiguousKFold(4).split(X_mm, y))))
+# A layout conversion
+# -------------------
+# A forest reads float32: a float64 map is converted once, into a file that
+# every later fit on the same X reuses. The remedy maps X in that layout.
+forest = skmemmap.MemmapEstimator(RandomForestClassifier(n_estimators=2, max_depth=3))
+first_lines(lambda: forest.fit(X_mm, y > 0))
+first_lines(lambda: forest.fit(X_mm, y > 0))  # the file is reused: nothing to say
+X_32 = skmemmap.memmap(X, dtype="float32", order="F")  # the remedy
+first_lines(lambda: forest.fit(X_32, y > 0))
 
 # %%
-# ... and when X is not a :class:`skmemmap.MemmapArray`, so that
-# scikit-learn's indexing copies every fold.
-show(catch(lambda: list(skmemmap.ContiguousKFold(2).split(X, y))))
+# A five-fold search
+# ------------------
+# Two causes, two warnings, at the ``search.fit`` line: the middle folds'
+# training sets gathered into files (the splitter's notice and the gathers
+# are one cause), and Ridge's own copies, whose remedy is a parameter.
+search = GridSearchCV(
+    skmemmap.MemmapEstimator(Ridge()),
+    {"estimator__alpha": [0.1, 1.0, 10.0]},
+    cv=skmemmap.ContiguousKFold(5),
+)
+first_lines(lambda: search.fit(X_mm, y))
 
 # %%
-# A selection with gaps
-# ---------------------
-# Small selections are copied in memory; large ones (above the
-# ``gather_nbytes`` setting, 1 MB by default) are gathered once into a file
-# that every process reuses, and the warning says which it did.
-show(catch(lambda: X_mm[np.array([0, 10, 20])]))
-show(catch(lambda: X_mm[rng.permutation(len(X_mm))]))
+# Small copies are recorded, not warned about
+# -------------------------------------------
+# Copies below the ``warn_nbytes`` setting (1 MB) stay silent;
+# :func:`skmemmap.copy_report` still records them.
+with skmemmap.copy_report() as report:
+    first_lines(lambda: X_mm[[3, 1]])
+print(report)
 
 # %%
-# Layout conversions and an estimator's own copies
-# ------------------------------------------------
-# :class:`skmemmap.MemmapEstimator` reports the conversion it makes (once per
-# file) and the copies the estimator makes by itself, which no layout avoids.
-forest = RandomForestClassifier(n_estimators=2, random_state=0)
-caught_forest = catch(lambda: skmemmap.MemmapEstimator(forest).fit(X_mm, y))
-show(caught_forest)
-caught_ridge = catch(lambda: skmemmap.MemmapEstimator(Ridge()).fit(X_mm, y))
-show(caught_ridge)
-
-# %%
-# Filtering
-# ---------
-# The warnings are ordinary Python warnings. Ignore all of them, or only those
-# whose message starts with a given text:
-with warnings.catch_warnings():
-    warnings.filterwarnings(
-        "ignore", message="Ridge makes its own copies", category=skmemmap.CopyWarning
-    )
-    skmemmap.MemmapEstimator(Ridge(alpha=2.0)).fit(X_mm, y)  # silent
-
-# %%
-# Raising
-# -------
-# In a test suite, make every copy an error: ``on_copy="raise"`` raises
-# :class:`skmemmap.CopyError` for the copies MemmapEstimator makes or knows
-# about, and ``warnings.simplefilter("error", skmemmap.CopyWarning)`` turns
-# every CopyWarning into an exception.
+# Strict mode
+# -----------
+# ``on_copy="raise"`` refuses every avoidable copy, naming its remedy, and
+# runs once the remedy is followed; what nothing avoids is only reported.
 try:
     skmemmap.MemmapEstimator(Ridge(), on_copy="raise").fit(X_mm, y)
 except skmemmap.CopyError as exc:
-    print("CopyError:", str(exc)[:90], "...")
-
-with warnings.catch_warnings():
-    warnings.simplefilter("error", skmemmap.CopyWarning)
-    try:
-        X_mm[np.array([3, 1, 2])]
-    except skmemmap.CopyWarning as exc:
-        print("CopyWarning raised:", str(exc)[:90], "...")
-    # the copy-free path stays silent
-    list(skmemmap.ContiguousKFold(2).split(X_mm, y))
-    print("ContiguousKFold(2) on a MemmapArray: no warning")
+    print("CopyError:", str(exc).splitlines()[0])
+with skmemmap.copy_report(warn=False) as report:
+    skmemmap.MemmapEstimator(Ridge(copy_X=False), on_copy="raise").fit(X_mm, y)
+print(report.counts)
 
 # %%
-# Sizes at a glance
-# -----------------
-# Every message carries its size, so copies can be ranked. The sizes of the
-# ones above, as a multiple of X:
-labels = ["forest: float64 -> float32 F", "Ridge: own copies"]
-sizes = [
-    skmemmap.layout_for(forest).target_dtype(X.dtype).itemsize / X.itemsize,
-    skmemmap.own_copies(Ridge())[0],
-]
-plt.barh(labels, sizes)
-plt.xlabel("extra memory in fit (x X)")
-plt.title("What the warnings above cost")
-plt.tight_layout()
+# The causes of a search, ranked
+# ------------------------------
+# The report of the search above (``warn=False``: it was warned about
+# already), as MB per cause: what each line of a warning adds up to.
+with skmemmap.copy_report(warn=False) as report:
+    search.set_params(estimator__estimator=Ridge()).fit(skmemmap.memmap(X), y)
+causes = list(report.causes)
+mb = [report.causes[c]["nbytes"] / 2**20 for c in causes]
+fig, ax = plt.subplots(figsize=(6.4, 2.4))
+ax.barh(causes, mb)
+ax.set_xlabel("MB copied in the search, all folds and candidates")
+ax.set_title(f"GridSearchCV, 5 folds, 3 candidates, X = {X.nbytes / 2**20:.1f} MB")
+fig.tight_layout()
+# %%
+# Ridge's own copies dominate (2 x its training set, for 16 fits); the
+# gathered middle folds, written once on disk, are a fraction of that.
