@@ -8,7 +8,7 @@ import numpy as np
 import sklearn
 from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
-from sklearn.utils import get_tags
+from sklearn.utils import get_tags, metadata_routing
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -618,21 +618,37 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         with self._threads():
             return self.estimator_.inverse_transform(X, **params)
 
+    # score's sample_weight is routed to the wrapped estimator, never consumed
+    # here; UNUSED keeps scikit-learn from generating a set_score_request on
+    # the wrapper itself (LogisticRegressionCV does the same).
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
+
     @available_if(_estimator_has("score"))
-    def score(self, X, y=None, **params):
+    def score(self, X, y=None, sample_weight=None, **params):
         """Score of the wrapped estimator on X in its layout.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Test samples.
         y : array-like, default=None
+            True values for X.
+        sample_weight : array-like of shape (n_samples,), default=None
+            If not None, passed as ``sample_weight`` to the wrapped estimator's
+            ``score``. Declaring it here is what makes scikit-learn's searches
+            weight their scores when they are fitted with ``sample_weight``,
+            as they do for the bare estimator.
         **params : dict
+            Other parameters of the wrapped estimator's ``score`` (routed when
+            metadata routing is enabled, passed as they are otherwise).
 
         Returns
         -------
         score : float
         """
         check_is_fitted(self)
+        if sample_weight is not None:
+            params = {**params, "sample_weight": sample_weight}
         routed = self._route("score", params)
         if routed is not None:
             params = routed.score
