@@ -1,6 +1,7 @@
 """MemmapEstimator: give the wrapped estimator X in its no-copy layout."""
 
 import contextlib
+import functools
 import os
 import warnings
 
@@ -9,6 +10,9 @@ import sklearn
 from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils import get_tags, metadata_routing
+
+# Private: see _output_follows_set_output.
+from sklearn.utils._set_output import _get_output_config, _wrap_data_with_container
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -58,6 +62,38 @@ def _estimator_has(attr):
         return True
 
     return check
+
+
+# scikit-learn's set_output machinery. Its public face, TransformerMixin's
+# _SetOutputMixin, cannot be inherited here: it rebinds transform and
+# fit_transform without their available_if checks, so every MemmapEstimator
+# would look like a transformer. These two private helpers are what that mixin
+# calls (imported above); they are the only place the container rules (pandas,
+# polars, global config, sparse errors) are defined.
+
+
+def _output_follows_set_output(method):
+    """``method`` (an ``available_if`` descriptor) with its output in the
+    container chosen by ``set_output`` or ``transform_output``.
+
+    The wrapped estimator runs with default (ndarray) output and the wrapper
+    builds the container, as a bare transformer does from its own input: with
+    X's row index and the wrapper's feature names, whatever X became on the
+    way (a file, row blocks) before the wrapped estimator saw it.
+    """
+    func = method.fn
+
+    @functools.wraps(func)
+    def wrapped(self, X, *args, **kwargs):
+        if _get_output_config("transform", self)["dense"] == "default":
+            return func(self, X, *args, **kwargs)
+        with sklearn.config_context(transform_output="default"):
+            out = func(self, X, *args, **kwargs)
+        if isinstance(out, tuple):  # (X_new, y_new) of cross decompositions
+            return (_wrap_data_with_container("transform", out[0], X, self), *out[1:])
+        return _wrap_data_with_container("transform", out, X, self)
+
+    return available_if(method.check)(wrapped)
 
 
 def _is_frame(X):
@@ -682,6 +718,60 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         """Classes of the wrapped classifier."""
         check_is_fitted(self)
         return self.estimator_.classes_
+
+    @available_if(_estimator_has("get_feature_names_out"))
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names of the wrapped estimator.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names. By default, the names seen in :meth:`fit`
+            (``feature_names_in_``), even when X reached the wrapped estimator
+            as a file without them; else the wrapped estimator's defaults.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        names_in = getattr(self, "feature_names_in_", None)
+        if input_features is None:
+            input_features = names_in
+        elif names_in is not None and not np.array_equal(
+            np.asarray(input_features, dtype=object), names_in
+        ):
+            raise ValueError("input_features is not equal to feature_names_in_")
+        return self.estimator_.get_feature_names_out(input_features)
+
+    # set_output's container applies to transform and fit_transform (the
+    # attribute scikit-learn's _auto_wrap_is_configured looks for).
+    _sklearn_auto_wrap_output_keys = {"transform"}
+
+    @available_if(_estimator_has("set_output"))
+    def set_output(self, *, transform=None):
+        """Set the output container of :meth:`transform` and :meth:`fit_transform`.
+
+        The wrapped estimator keeps producing arrays; this wrapper builds the
+        container from them, with X's index and :meth:`get_feature_names_out`.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            ``"default"``: the wrapped estimator's own output; ``"pandas"`` or
+            ``"polars"``: a DataFrame; ``None``: unchanged.
+
+        Returns
+        -------
+        self : MemmapEstimator
+        """
+        if transform is not None:
+            config = getattr(self, "_sklearn_output_config", {})
+            self._sklearn_output_config = {**config, "transform": transform}
+        return self
+
+    transform = _output_follows_set_output(transform)
+    fit_transform = _output_follows_set_output(fit_transform)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "estimator_")
