@@ -1,6 +1,7 @@
 """MemmapEstimator: give the wrapped estimator X in its no-copy layout."""
 
 import contextlib
+import copy
 import functools
 import os
 import warnings
@@ -236,8 +237,17 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return layout_for(self.estimator) if self.layout == "auto" else self.layout
 
     def __sklearn_tags__(self):
+        # What the wrapped estimator accepts and predicts is what the wrapper
+        # accepts and predicts: it adds no validation of its own beyond the
+        # feature count and names. Copied (not shared), as Pipeline does.
+        # scikit-learn 1.9 has no tag for expected check failures (the old
+        # _xfail_checks is gone): those are passed to check_estimator /
+        # parametrize_with_checks as expected_failed_checks (see
+        # tests/test_common.py). _skip_test is the one check-related tag:
+        # an estimator scikit-learn must not check (FrozenEstimator) is not
+        # checked through the wrapper either.
         tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
+        inner = copy.deepcopy(get_tags(self.estimator))
         tags.estimator_type = inner.estimator_type
         tags.input_tags = inner.input_tags
         tags.target_tags = inner.target_tags
@@ -245,6 +255,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         tags.regressor_tags = inner.regressor_tags
         tags.transformer_tags = inner.transformer_tags
         tags.non_deterministic = inner.non_deterministic
+        tags.no_validation = inner.no_validation
+        tags._skip_test = inner._skip_test
         return tags
 
     def get_metadata_routing(self):
