@@ -86,8 +86,13 @@ def _output_follows_set_output(method):
 
     @functools.wraps(func)
     def wrapped(self, X, *args, **kwargs):
-        if _get_output_config("transform", self)["dense"] == "default":
+        if sklearn.get_config()["transform_output"] == "default" and (
+            _get_output_config("transform", self)["dense"] == "default"
+        ):
             return func(self, X, *args, **kwargs)
+        # Also under a global "pandas" with this wrapper set to "default": the
+        # wrapped estimator must not build a frame of its own (without X's
+        # index or column names) where the bare estimator returns an array.
         with sklearn.config_context(transform_output="default"):
             out = func(self, X, *args, **kwargs)
         if isinstance(out, tuple):  # (X_new, y_new) of cross decompositions

@@ -13,11 +13,18 @@ import numpy as np
 import pytest
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestRegressor
+from sklearn.exceptions import NotFittedError, SkipTestWarning
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils import get_tags
+from sklearn.utils.estimator_checks import check_estimator
 
 import skmemmap
 from skmemmap import ContiguousKFold, CopyWarning, LayoutWarning, MemmapEstimator
@@ -270,3 +277,142 @@ def test_wrapper_is_a_router_not_a_consumer_of_score_metadata():
         inner = LogisticRegression().set_score_request(sample_weight=True)
         routing = MemmapEstimator(inner).get_metadata_routing()
         assert routing.consumes("score", ["sample_weight"]) == {"sample_weight"}
+
+
+# -- set_output, get_feature_names_out, tags ---------------------------------
+
+
+def _frame(n=60):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    return pd.DataFrame(
+        rng.standard_normal((n, 3)) * [1.0, 5.0, 20.0],
+        columns=["height", "weight", "age"],
+        index=np.arange(1000, 1000 + n),  # not a RangeIndex: it must survive
+    )
+
+
+# max_nbytes=0: the frame reaches the wrapped estimator as a file, without
+# its column names or index; "1M": it reaches it as the frame itself.
+MAX_NBYTES = pytest.mark.parametrize("max_nbytes", ["1M", 0])
+
+
+@MAX_NBYTES
+def test_set_output_pandas_as_bare_transformer(max_nbytes):
+    from pandas.testing import assert_frame_equal
+
+    df = _frame()
+    bare = StandardScaler().set_output(transform="pandas")
+    wrapped = MemmapEstimator(StandardScaler(), max_nbytes=max_nbytes)
+    assert wrapped.set_output(transform="pandas") is wrapped
+    assert_frame_equal(wrapped.fit_transform(df), bare.fit_transform(df))
+    assert_frame_equal(wrapped.transform(df), bare.transform(df))
+    assert_frame_equal(wrapped.transform(df.iloc[7:19]), bare.transform(df.iloc[7:19]))
+    # Converted for the wrapped estimator in row blocks of a few rows each:
+    # the blocks come back as one frame with X's index.
+    with sklearn.config_context(working_memory=1e-4):
+        assert_frame_equal(wrapped.transform(df), bare.transform(df))
+    # The configuration survives clone, as for any scikit-learn transformer.
+    assert_frame_equal(clone(wrapped).fit_transform(df), bare.fit_transform(df))
+
+
+@MAX_NBYTES
+def test_set_output_default_and_global_config(max_nbytes):
+    from pandas.testing import assert_frame_equal
+
+    df = _frame()
+    wrapped = MemmapEstimator(StandardScaler(), max_nbytes=max_nbytes).fit(df)
+    expected = StandardScaler().fit(df)
+    out = wrapped.transform(df)
+    assert type(out) is np.ndarray
+    assert_allclose(out, expected.transform(df))
+    with sklearn.config_context(transform_output="pandas"):
+        assert_frame_equal(wrapped.transform(df), expected.transform(df))
+        # The wrapper's own setting wins over the global one, as for sklearn's.
+        wrapped.set_output(transform="default")
+        assert type(wrapped.transform(df)) is np.ndarray
+
+
+@MAX_NBYTES
+def test_set_output_inside_pipeline(max_nbytes):
+    from pandas.testing import assert_frame_equal
+
+    df = _frame()
+    bare = make_pipeline(StandardScaler(), PCA(n_components=2))
+    ours = make_pipeline(
+        MemmapEstimator(StandardScaler(), max_nbytes=max_nbytes),
+        MemmapEstimator(PCA(n_components=2), max_nbytes=max_nbytes),
+    )
+    bare.set_output(transform="pandas")
+    ours.set_output(transform="pandas")
+    got = ours.fit_transform(df)
+    assert list(got.columns) == ["pca0", "pca1"]
+    assert_frame_equal(got, bare.fit_transform(df))
+    assert_frame_equal(ours.transform(df), bare.transform(df))
+    assert_array_equal(ours.get_feature_names_out(), bare.get_feature_names_out())
+
+
+def test_set_output_and_feature_names_only_where_the_estimator_has_them():
+    for method in ("set_output", "get_feature_names_out", "transform"):
+        assert not hasattr(MemmapEstimator(LogisticRegression()), method)
+        assert hasattr(MemmapEstimator(StandardScaler()), method)
+    with pytest.raises(AttributeError, match="get_feature_names_out"):
+        MemmapEstimator(LogisticRegression()).get_feature_names_out()
+
+
+@MAX_NBYTES
+@pytest.mark.parametrize("make", [StandardScaler, lambda: PCA(n_components=2)])
+def test_get_feature_names_out_as_bare(max_nbytes, make):
+    df = _frame()
+    wrapped = MemmapEstimator(make(), max_nbytes=max_nbytes)
+    with pytest.raises(NotFittedError):
+        wrapped.get_feature_names_out()
+    wrapped.fit(df)
+    bare = make().fit(df)
+    assert_array_equal(wrapped.get_feature_names_out(), bare.get_feature_names_out())
+    names = list(df.columns)
+    assert_array_equal(
+        wrapped.get_feature_names_out(names), bare.get_feature_names_out(names)
+    )
+    with pytest.raises(ValueError, match="input_features is not equal to"):
+        bare.get_feature_names_out(["a", "b", "c"])
+    with pytest.raises(ValueError, match="input_features is not equal to"):
+        wrapped.get_feature_names_out(["a", "b", "c"])
+    # Without names at fit, the wrapped estimator's own defaults.
+    X = df.to_numpy()
+    wrapped = MemmapEstimator(make(), max_nbytes=max_nbytes).fit(X)
+    bare = make().fit(X)
+    assert_array_equal(wrapped.get_feature_names_out(), bare.get_feature_names_out())
+    assert_array_equal(
+        wrapped.get_feature_names_out(names), bare.get_feature_names_out(names)
+    )
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [SVC(), SVC(kernel="precomputed"), PCA(n_components=2), LogisticRegression()],
+    ids=repr,
+)
+def test_tags_are_the_wrapped_estimators(inner):
+    ours, bare = get_tags(MemmapEstimator(inner)), get_tags(inner)
+    for field in (
+        "estimator_type",
+        "input_tags",
+        "target_tags",
+        "classifier_tags",
+        "regressor_tags",
+        "transformer_tags",
+        "non_deterministic",
+        "no_validation",
+        "_skip_test",
+    ):
+        assert getattr(ours, field) == getattr(bare, field), field
+    # Copies: changing the wrapper's tags leaves the estimator's alone.
+    assert ours.input_tags is not get_tags(inner).input_tags
+
+
+def test_an_estimator_sklearn_skips_is_skipped_through_the_wrapper():
+    frozen = FrozenEstimator(LogisticRegression().fit(*_data("classifier")[:2]))
+    assert get_tags(MemmapEstimator(frozen))._skip_test
+    with pytest.warns(SkipTestWarning, match="_skip_test"):
+        check_estimator(MemmapEstimator(frozen))
