@@ -1,7 +1,6 @@
 """MemmapEstimator: give the wrapped estimator X in its no-copy layout."""
 
 import contextlib
-import copy
 import functools
 import os
 import warnings
@@ -65,14 +64,37 @@ def _estimator_has(attr):
     return check
 
 
+def _is_frame(X):
+    return hasattr(X, "iloc") and hasattr(X, "dtypes") and hasattr(X, "columns")
+
+
+def _numeric_2d(X):
+    """X as an ndarray-like we may map (numeric 2-D array or frame), else None."""
+    if _is_frame(X):
+        if all(getattr(dt, "kind", "O") in "biuf" for dt in X.dtypes) and X.size:
+            return X
+        return None
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.size and X.dtype.kind in "biuf":
+        return X
+    return None
+
+
+def _resolve(layout, data):
+    """Target ``(dtype, order)`` for an ndarray or a numeric DataFrame."""
+    if not _is_frame(data):
+        return layout.resolve(data)
+    frame_dtype = np.result_type(
+        *(np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in data.dtypes)
+    )
+    return layout.target_dtype(frame_dtype), (layout.orders or ("F",))[0]
+
+
 # scikit-learn's set_output machinery. Its public face, TransformerMixin's
 # _SetOutputMixin, cannot be inherited here: it rebinds transform and
 # fit_transform without their available_if checks, so every MemmapEstimator
 # would look like a transformer. These two private helpers are what that mixin
 # calls (imported above); they are the only place the container rules (pandas,
 # polars, global config, sparse errors) are defined.
-
-
 def _output_follows_set_output(method):
     """``method`` (an ``available_if`` descriptor) with its output in the
     container chosen by ``set_output`` or ``transform_output``.
@@ -100,31 +122,6 @@ def _output_follows_set_output(method):
         return _wrap_data_with_container("transform", out, X, self)
 
     return available_if(method.check)(wrapped)
-
-
-def _is_frame(X):
-    return hasattr(X, "iloc") and hasattr(X, "dtypes") and hasattr(X, "columns")
-
-
-def _numeric_2d(X):
-    """X as an ndarray-like we may map (numeric 2-D array or frame), else None."""
-    if _is_frame(X):
-        if all(getattr(dt, "kind", "O") in "biuf" for dt in X.dtypes) and X.size:
-            return X
-        return None
-    if isinstance(X, np.ndarray) and X.ndim == 2 and X.size and X.dtype.kind in "biuf":
-        return X
-    return None
-
-
-def _resolve(layout, data):
-    """Target ``(dtype, order)`` for an ndarray or a numeric DataFrame."""
-    if not _is_frame(data):
-        return layout.resolve(data)
-    frame_dtype = np.result_type(
-        *(np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in data.dtypes)
-    )
-    return layout.target_dtype(frame_dtype), (layout.orders or ("F",))[0]
 
 
 class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
@@ -244,7 +241,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         # What the wrapped estimator accepts and predicts is what the wrapper
         # accepts and predicts: it adds no validation of its own beyond the
-        # feature count and names. Copied (not shared), as Pipeline does.
+        # feature count and names. get_tags builds the wrapped estimator's
+        # tags afresh on each call, so these are the wrapper's own.
         # scikit-learn 1.9 has no tag for expected check failures (the old
         # _xfail_checks is gone): those are passed to check_estimator /
         # parametrize_with_checks as expected_failed_checks (see
@@ -252,7 +250,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         # an estimator scikit-learn must not check (FrozenEstimator) is not
         # checked through the wrapper either.
         tags = super().__sklearn_tags__()
-        inner = copy.deepcopy(get_tags(self.estimator))
+        inner = get_tags(self.estimator)
         tags.estimator_type = inner.estimator_type
         tags.input_tags = inner.input_tags
         tags.target_tags = inner.target_tags
