@@ -194,7 +194,7 @@ def test_weighted_search_scores_are_weighted(folder, kind):
     )
 
 
-def test_score_forwards_sample_weight():
+def test_score_forwards_sample_weight(folder):
     X, y, sample_weight = _data("classifier")
     bare = LogisticRegression().fit(X, y)
     wrapped = MemmapEstimator(LogisticRegression()).fit(X, y)
@@ -205,7 +205,7 @@ def test_score_forwards_sample_weight():
     assert wrapped.score(X, y) == bare.score(X, y)
 
 
-def test_score_without_sample_weight_in_the_wrapped_signature():
+def test_score_without_sample_weight_in_the_wrapped_signature(folder):
     # PCA.score(X, y=None) has no sample_weight: the wrapper must not pass one.
     X, _, _ = _data("regressor")
     bare = PCA(n_components=2).fit(X)
@@ -220,7 +220,7 @@ def test_score_without_sample_weight_in_the_wrapped_signature():
     )
 
 
-def test_score_forwards_other_parameters_unrouted():
+def test_score_forwards_other_parameters_unrouted(folder):
     class ScoresWithOffset(LogisticRegression):
         def score(self, X, y, sample_weight=None, offset=0.0):
             return super().score(X, y, sample_weight=sample_weight) + offset
@@ -241,7 +241,7 @@ def _outcome(call):
 
 
 @pytest.mark.parametrize("request_value", [True, False, None])
-def test_routed_score_sample_weight_as_pipeline(request_value):
+def test_routed_score_sample_weight_as_pipeline(folder, request_value):
     # With routing on, the wrapper routes score's sample_weight exactly as
     # scikit-learn's own router Pipeline does: weighted when requested, an
     # error when declined (not routed anywhere) or left unset.
@@ -298,7 +298,7 @@ MAX_NBYTES = pytest.mark.parametrize("max_nbytes", ["1M", 0])
 
 
 @MAX_NBYTES
-def test_set_output_pandas_as_bare_transformer(max_nbytes):
+def test_set_output_pandas_as_bare_transformer(folder, max_nbytes):
     from pandas.testing import assert_frame_equal
 
     df = _frame()
@@ -317,7 +317,7 @@ def test_set_output_pandas_as_bare_transformer(max_nbytes):
 
 
 @MAX_NBYTES
-def test_set_output_default_and_global_config(max_nbytes):
+def test_set_output_default_and_global_config(folder, max_nbytes):
     from pandas.testing import assert_frame_equal
 
     df = _frame()
@@ -334,7 +334,7 @@ def test_set_output_default_and_global_config(max_nbytes):
 
 
 @MAX_NBYTES
-def test_set_output_inside_pipeline(max_nbytes):
+def test_set_output_inside_pipeline(folder, max_nbytes):
     from pandas.testing import assert_frame_equal
 
     df = _frame()
@@ -362,7 +362,7 @@ def test_set_output_and_feature_names_only_where_the_estimator_has_them():
 
 @MAX_NBYTES
 @pytest.mark.parametrize("make", [StandardScaler, lambda: PCA(n_components=2)])
-def test_get_feature_names_out_as_bare(max_nbytes, make):
+def test_get_feature_names_out_as_bare(folder, max_nbytes, make):
     df = _frame()
     wrapped = MemmapEstimator(make(), max_nbytes=max_nbytes)
     with pytest.raises(NotFittedError):
