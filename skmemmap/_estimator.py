@@ -2,13 +2,17 @@
 
 import contextlib
 import dataclasses
+import functools
 import os
 
 import numpy as np
 import sklearn
 from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
-from sklearn.utils import get_tags
+from sklearn.utils import get_tags, metadata_routing
+
+# Private: see _output_follows_set_output.
+from sklearn.utils._set_output import _get_output_config, _wrap_data_with_container
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -113,6 +117,41 @@ def _resolve(layout, data):
         *(np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in data.dtypes)
     )
     return layout.target_dtype(frame_dtype), (layout.orders or ("F",))[0]
+
+
+# scikit-learn's set_output machinery. Its public face, TransformerMixin's
+# _SetOutputMixin, cannot be inherited here: it rebinds transform and
+# fit_transform without their available_if checks, so every MemmapEstimator
+# would look like a transformer. These two private helpers are what that mixin
+# calls (imported above); they are the only place the container rules (pandas,
+# polars, global config, sparse errors) are defined.
+def _output_follows_set_output(method):
+    """``method`` (an ``available_if`` descriptor) with its output in the
+    container chosen by ``set_output`` or ``transform_output``.
+
+    The wrapped estimator runs with default (ndarray) output and the wrapper
+    builds the container, as a bare transformer does from its own input: with
+    X's row index and the wrapper's feature names, whatever X became on the
+    way (a file, row blocks) before the wrapped estimator saw it.
+    """
+    func = method.fn
+
+    @functools.wraps(func)
+    def wrapped(self, X, *args, **kwargs):
+        if sklearn.get_config()["transform_output"] == "default" and (
+            _get_output_config("transform", self)["dense"] == "default"
+        ):
+            return func(self, X, *args, **kwargs)
+        # Also under a global "pandas" with this wrapper set to "default": the
+        # wrapped estimator must not build a frame of its own (without X's
+        # index or column names) where the bare estimator returns an array.
+        with sklearn.config_context(transform_output="default"):
+            out = func(self, X, *args, **kwargs)
+        if isinstance(out, tuple):  # (X_new, y_new) of cross decompositions
+            return (_wrap_data_with_container("transform", out[0], X, self), *out[1:])
+        return _wrap_data_with_container("transform", out, X, self)
+
+    return available_if(method.check)(wrapped)
 
 
 class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
@@ -245,6 +284,16 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return layout_for(self.estimator) if self.layout == "auto" else self.layout
 
     def __sklearn_tags__(self):
+        # What the wrapped estimator accepts and predicts is what the wrapper
+        # accepts and predicts: it adds no validation of its own beyond the
+        # feature count and names. get_tags builds the wrapped estimator's
+        # tags afresh on each call, so these are the wrapper's own.
+        # scikit-learn 1.9 has no tag for expected check failures (the old
+        # _xfail_checks is gone): those are passed to check_estimator /
+        # parametrize_with_checks as expected_failed_checks (see
+        # tests/test_common.py). _skip_test is the one check-related tag:
+        # an estimator scikit-learn must not check (FrozenEstimator) is not
+        # checked through the wrapper either.
         tags = super().__sklearn_tags__()
         inner = get_tags(self.estimator)
         tags.estimator_type = inner.estimator_type
@@ -254,6 +303,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         tags.regressor_tags = inner.regressor_tags
         tags.transformer_tags = inner.transformer_tags
         tags.non_deterministic = inner.non_deterministic
+        tags.no_validation = inner.no_validation
+        tags._skip_test = inner._skip_test
         return tags
 
     def get_metadata_routing(self):
@@ -740,21 +791,37 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         with self._threads():
             return self.estimator_.inverse_transform(X, **params)
 
+    # score's sample_weight is routed to the wrapped estimator, never consumed
+    # here; UNUSED keeps scikit-learn from generating a set_score_request on
+    # the wrapper itself (LogisticRegressionCV does the same).
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
+
     @available_if(_estimator_has("score"))
-    def score(self, X, y=None, **params):
+    def score(self, X, y=None, sample_weight=None, **params):
         """Score of the wrapped estimator on X in its layout.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Test samples.
         y : array-like, default=None
+            True values for X.
+        sample_weight : array-like of shape (n_samples,), default=None
+            If not None, passed as ``sample_weight`` to the wrapped estimator's
+            ``score``. Declaring it here is what makes scikit-learn's searches
+            weight their scores when they are fitted with ``sample_weight``,
+            as they do for the bare estimator.
         **params : dict
+            Other parameters of the wrapped estimator's ``score`` (routed when
+            metadata routing is enabled, passed as they are otherwise).
 
         Returns
         -------
         score : float
         """
         check_is_fitted(self)
+        if sample_weight is not None:
+            params = {**params, "sample_weight": sample_weight}
         routed = self._route("score", params)
         if routed is not None:
             params = routed.score
@@ -805,6 +872,60 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         """Classes of the wrapped classifier."""
         check_is_fitted(self)
         return self.estimator_.classes_
+
+    @available_if(_estimator_has("get_feature_names_out"))
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names of the wrapped estimator.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names. By default, the names seen in :meth:`fit`
+            (``feature_names_in_``), even when X reached the wrapped estimator
+            as a file without them; else the wrapped estimator's defaults.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        names_in = getattr(self, "feature_names_in_", None)
+        if input_features is None:
+            input_features = names_in
+        elif names_in is not None and not np.array_equal(
+            np.asarray(input_features, dtype=object), names_in
+        ):
+            raise ValueError("input_features is not equal to feature_names_in_")
+        return self.estimator_.get_feature_names_out(input_features)
+
+    # set_output's container applies to transform and fit_transform (the
+    # attribute scikit-learn's _auto_wrap_is_configured looks for).
+    _sklearn_auto_wrap_output_keys = {"transform"}
+
+    @available_if(_estimator_has("set_output"))
+    def set_output(self, *, transform=None):
+        """Set the output container of :meth:`transform` and :meth:`fit_transform`.
+
+        The wrapped estimator keeps producing arrays; this wrapper builds the
+        container from them, with X's index and :meth:`get_feature_names_out`.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            ``"default"``: the wrapped estimator's own output; ``"pandas"`` or
+            ``"polars"``: a DataFrame; ``None``: unchanged.
+
+        Returns
+        -------
+        self : MemmapEstimator
+        """
+        if transform is not None:
+            config = getattr(self, "_sklearn_output_config", {})
+            self._sklearn_output_config = {**config, "transform": transform}
+        return self
+
+    transform = _output_follows_set_output(transform)
+    fit_transform = _output_follows_set_output(fit_transform)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "estimator_")

@@ -3,19 +3,24 @@
 Each estimator is checked twice: with the default ``max_nbytes`` (the checks'
 small arrays stay in memory) and with ``max_nbytes=0``, where every numeric X
 is written to a file and handed over as a MemmapArray in the target layout.
-No check is expected to fail.
+The only expected failures are the few checks that reach past the wrapper
+(``_expected_failed_checks`` says which and why).
 """
 
 import warnings
 
 import pytest
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge, SGDClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils import estimator_checks, get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.validation import has_fit_parameter
 
 from skmemmap import CopyWarning, MemmapEstimator
 
@@ -32,23 +37,106 @@ WRAPPED = [
     StandardScaler(),
     PCA(),
     make_pipeline(StandardScaler(), LogisticRegression()),
+    SVC(),
+    PCA(n_components=2),
+]
+
+WRAPPERS = [MemmapEstimator(est) for est in WRAPPED] + [
+    MemmapEstimator(est, max_nbytes=0) for est in WRAPPED
 ]
 
 
-@parametrize_with_checks(
-    [MemmapEstimator(est) for est in WRAPPED]
-    + [MemmapEstimator(est, max_nbytes=0) for est in WRAPPED]
-)
+def _expected_failed_checks(wrapper):
+    """Checks that fail through any wrapper, not through this one's fault.
+
+    Each is listed only for the estimators where it fails, so that a check
+    which starts passing shows up as XPASS.
+    """
+    inner = wrapper.estimator
+    expected = {}
+    if getattr(inner, "n_components", None) not in (None, 1):
+        # Both checks set `estimator.n_components = 1` on the object they are
+        # given when it has that attribute. A wrapper has no n_components (its
+        # parameter is estimator__n_components), so the wrapped PCA keeps
+        # n_components=2 and rejects 1 sample (1 feature) with its own message,
+        # exactly as the bare PCA(n_components=2) does outside the check.
+        reason = "sets estimator.n_components=1, which a wrapper does not have"
+        expected["check_fit2d_1sample"] = reason
+        expected["check_fit2d_1feature"] = reason
+    if isinstance(inner, SVC):
+        # The check reads "accepts sample_weight" from the signature of fit.
+        # MemmapEstimator.fit(X, y, **fit_params) forwards sample_weight but
+        # does not declare it, so the check expects an error that names
+        # sample_weight instead of SVC's own "all samples with positive
+        # weights belong to the same class". Goes away once fit declares
+        # sample_weight for estimators that take it.
+        expected["check_classifiers_one_label_sample_weights"] = (
+            "reads sample_weight support from fit's signature (**fit_params)"
+        )
+    return expected
+
+
+@parametrize_with_checks(WRAPPERS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CopyWarning)
         check(estimator)
 
 
+# scikit-learn yields these only when has_fit_parameter(est, "sample_weight"),
+# which reads fit's signature: for any MemmapEstimator, never. They are run
+# here directly, for every wrapped estimator that takes sample_weight.
+SAMPLE_WEIGHT_CHECKS = [
+    "check_sample_weights_pandas_series",
+    "check_sample_weights_not_an_array",
+    "check_sample_weights_list",
+    "check_all_zero_sample_weights_error",
+    "check_sample_weights_shape",
+    "check_sample_weights_not_overwritten",
+    "check_sample_weight_equivalence_on_dense_data",
+    "check_sample_weight_equivalence_on_sparse_data",
+]
+
+
+def _outcome(check, estimator):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            check(type(estimator).__name__, clone(estimator))
+        except Exception as exc:
+            return type(exc).__name__
+    return "passed"
+
+
+def _sample_weight_cases():
+    """(wrapper, check name) pairs scikit-learn would run on the bare estimator."""
+    for wrapper in WRAPPERS:
+        if not has_fit_parameter(wrapper.estimator, "sample_weight"):
+            continue
+        tags = get_tags(wrapper.estimator)
+        for name in SAMPLE_WEIGHT_CHECKS[:4]:
+            yield pytest.param(wrapper, name, id=f"{wrapper!r}-{name}")
+        if tags.input_tags.pairwise:
+            continue
+        for name in SAMPLE_WEIGHT_CHECKS[4:7]:
+            yield pytest.param(wrapper, name, id=f"{wrapper!r}-{name}")
+        if tags.input_tags.sparse:
+            name = SAMPLE_WEIGHT_CHECKS[7]
+            yield pytest.param(wrapper, name, id=f"{wrapper!r}-{name}")
+
+
+@pytest.mark.parametrize("wrapper, check_name", list(_sample_weight_cases()))
+def test_sample_weight_checks_as_bare_estimator(wrapper, check_name):
+    # scikit-learn itself expects some of these to fail for some estimators
+    # (SVC, SGDClassifier and forests are not equivalent to repeating
+    # samples): the wrapper must pass or fail each one exactly as the bare
+    # estimator does.
+    check = getattr(estimator_checks, check_name)
+    assert _outcome(check, wrapper) == _outcome(check, wrapper.estimator)
+
+
 @pytest.mark.parametrize("est", WRAPPED, ids=lambda e: type(e).__name__)
 def test_repr_and_clone_roundtrip(est):
-    from sklearn.base import clone
-
     wrapped = MemmapEstimator(est, max_nbytes="4M", on_copy="ignore")
     copy = clone(wrapped)
     assert copy.get_params()["max_nbytes"] == "4M"
