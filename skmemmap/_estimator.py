@@ -433,61 +433,57 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return view
 
     def _conversion_event(self, conversion, dtype, order):
+        """The CopyEvent of a copy ``as_layout`` made, in the words of its kind."""
         name = type(self.estimator).__name__
-        dtype = np.dtype(dtype).name
-        remedy = f"Map it so once: skmemmap.memmap(X, dtype='{dtype}', order='{order}')"
         src, dst = conversion.src, conversion.dst
-        if conversion.kind == "map":
-            return CopyEvent(
+        call = f"skmemmap.memmap(X, dtype='{np.dtype(dtype).name}', order='{order}')"
+        reads = f"{name} reads {dst} without a copy and X is {src}"
+        cause, what, remedy, why = {
+            "map": (
                 "in-memory",
                 f"In-memory X written once to a {dst} file for the folds and "
                 f"workers of {name}",
-                conversion.nbytes,
-                f"Map it yourself to reuse the file: {remedy.partition(': ')[2]}",
+                f"Map it yourself to reuse the file: {call}",
                 f"{name} hands X to other processes or slices it by "
                 f"cross-validation; one file mapped by all of them costs less "
                 f"than the copies scikit-learn makes of in-memory X",
-                on_disk=True,
-                quiet=True,
-                estimator=name,
-            )
-        if conversion.kind == "to-file":
-            return CopyEvent(
+            ),
+            "to-file": (
                 "convert",
                 f"Rows of X ({src}) written to a {dst} file for {name}",
-                conversion.nbytes,
-                remedy,
+                f"Map it so once: {call}",
                 f"{name} reads {dst}; X is not a run of whole rows of a file in "
                 f"that layout, so no converted file of its source can serve it",
-                on_disk=True,
-                estimator=name,
-            )
-        if conversion.kind == "memory-to-file":
-            return CopyEvent(
+            ),
+            "memory-to-file": (
                 "convert",
                 f"In-memory X converted from {src} to a {dst} file for {name}",
-                conversion.nbytes,
-                remedy,
-                f"{name} reads {dst} without a copy and X is {src}; converted "
-                f"into a file, the copy is page cache that the kernel can "
-                f"reclaim, not private memory (X larger than max_nbytes)",
-                on_disk=True,
-                estimator=name,
-            )
-        where = " in memory" if conversion.kind == "in-memory" else ""
-        why = f"{name} reads {dst} without a copy and X is {src}"
-        if conversion.kind == "sibling":
-            why += (
-                "; the converted file is written once, and every fold, candidate "
-                "and worker on the same X reuses it"
-            )
+                f"Map it so once: {call}",
+                f"{reads}; converted into a file, the copy is page cache that the "
+                f"kernel can reclaim, not private memory (X larger than max_nbytes)",
+            ),
+            "sibling": (
+                "convert",
+                f"X converted from {src} to {dst} for {name}",
+                f"Map it so once: {call}",
+                f"{reads}; the converted file is written once, and every fold, "
+                f"candidate and worker on the same X reuses it",
+            ),
+            "in-memory": (
+                "convert",
+                f"X converted from {src} to {dst} in memory for {name}",
+                f"Map it so once: {call}",
+                reads,
+            ),
+        }[conversion.kind]
         return CopyEvent(
-            "convert",
-            f"X converted from {src} to {dst}{where} for {name}",
+            cause,
+            what,
             conversion.nbytes,
             remedy,
             why,
             on_disk=conversion.on_disk,
+            quiet=conversion.kind == "map",
             estimator=name,
         )
 
