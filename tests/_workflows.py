@@ -1,4 +1,4 @@
-"""Run the copy-warning workflows (``tests/workflows/*.py``) as a user would.
+"""Run the copy-warning workflows (``doc/copy_warnings/*.py``) as a user would.
 
 Each workflow is a user's script, run by a fresh interpreter (so its loky
 workers start fresh too) from its own folder, with default warning filters.
@@ -20,15 +20,15 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-WORKFLOWS = HERE / "workflows"
-DOC_OUTPUT = HERE.parent / "doc" / "copy_warnings"
+# The scripts live beside their outputs, which the docs page includes.
+WORKFLOWS = DOC_OUTPUT = HERE.parent / "doc" / "copy_warnings"
 ROOT = HERE.parent
 
 _WARNING = re.compile(r"^(?P<file>\S+):(?P<line>\d+): (?P<category>\w+): (?P<text>.*)$")
 
 
 def run(name, timeout=240):
-    """Run ``workflows/<name>.py``; return ``(returncode, stderr, warnings)``.
+    """Run ``doc/copy_warnings/<name>.py``; return ``(returncode, stderr, warnings)``.
 
     ``warnings`` is a list of dicts: ``filename``, ``lineno``, ``category``,
     ``message`` (all its lines) and ``first_line``.

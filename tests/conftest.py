@@ -60,8 +60,3 @@ def user_file(tmp_path):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
-
-
-# The copy-warning workflows are users' scripts, run in fresh processes by
-# tests/test_copy_signal.py; importing them here would run them.
-collect_ignore_glob = ["workflows/*"]

@@ -1,6 +1,6 @@
 """The copy signal: one warning per cause per call, at the user's line, true.
 
-The workflow tests run users' scripts (tests/workflows/*.py) in fresh
+The workflow tests run users' scripts (doc/copy_warnings/*.py) in fresh
 interpreters, so that their loky workers start fresh and print, if anything,
 on the script's standard error, which the tests read.
 """
