@@ -13,10 +13,11 @@ memory-mapped file in that layout, and the estimator's ``fit`` and then
 Each meter gives the peak growth during the call and what is still held when
 it returns (the fitted model, the predictions). What a call copies is its peak
 minus two things that are not copies of X: the memory the result keeps in the
-layout where it keeps least (a forest's trees, SVC's support vectors) and the
-fixed-size buffers the same call uses on a tiny X. Readings are compared with
-a noise floor measured in the same process; below it, the audit reports "no
-measurable copy".
+layout where it keeps least (a forest's trees, SVC's support vectors) and what
+the same call uses, beyond what it keeps, on the same rows of X's first few
+columns (per-sample and thread buffers, the allocator's churn while a model
+grows). Readings are compared with a noise floor measured in the same
+process; below it, the audit reports "no measurable copy".
 """
 
 import contextlib
@@ -53,11 +54,12 @@ DEFAULT_LAYOUTS = (
 # 20,000 x 100 float64 is 16 MB: a copy of X stands far above allocator noise
 # (well under 1 MB) and most estimators fit it in well under a second.
 _DEFAULT_SHAPE = (20_000, 100)
-# A layout counts as copy-free if its fit costs at most this much more (as a
-# multiple of X in float64) than the best layout. The smallest conversion copy
-# is half of X (float64 to float32), so a quarter of X is halfway between "no
-# copy" and the smallest copy. The same quarter bounds the noise floor: above
-# it, the audit cannot tell a conversion from noise and says so.
+# A layout counts as copy-free if its fit copies at most this much more (as a
+# multiple of X in that layout) than the best layout. The smallest conversion
+# copy is half of X (float64 to float32), so a quarter of X is halfway between
+# "no copy" and the smallest copy. A quarter of X in float64 also bounds the
+# noise floor: above it, the audit cannot tell a conversion from noise and
+# says so.
 _TOLERANCE = 0.25
 # Registry own-copy factors and audit readings agree within this many X
 # (absolute, in multiples of X in the registry's layout) or this fraction of
@@ -218,46 +220,58 @@ def _analyse_call(call, layouts, baseline, noop, scale):
     ``layouts`` maps a layout name to its readings; ``baseline`` holds the
     readings on the narrow X, whose copies are ``1 - 1 / scale`` smaller.
 
-    A copy is ``peak - kept - fixed``. Each term is uncertain by the spread
-    of its repeated readings, so the floor is the sum of the three largest
-    spreads plus the reading of an empty call (the meters' own noise).
+    A copy is ``peak - kept - fixed``, per meter, and the larger of the two
+    meters in each reading. The floor adds up the reading of an empty call
+    (the meters' own noise), the spread of the baseline's readings and the
+    spread of each layout's repeated copy readings (which carries the spread
+    of what the model keeps, since the peak includes it). The meters are combined per reading before the spread is taken
+    because the sampled meter can miss a short-lived copy under load that
+    tracemalloc sees: such a miss is not noise.
     """
     measured = {name: r[call] for name, r in layouts.items() if r[call]}
     if not measured:
         return None
     base = baseline.get(call) or []
-    copies = {name: {} for name in measured}
-    kept, fixed, floors = {}, {}, [0]
-    for meter in _METERS:
-        peak_key, kept_key = f"peak_{meter}", f"kept_{meter}"
-        least_kept = [_least(r, kept_key) for r in measured.values()]
-        if None in least_kept:
-            for name in measured:
-                copies[name][meter] = None
-            continue
-        # What the result keeps in the layout where it keeps least is the
-        # model itself (trees, support vectors): no layout avoids it and it
-        # is not a copy. A layout that keeps more keeps a copy (KNeighbors
-        # storing a converted X), which stays counted.
-        kept[meter] = min(least_kept)
-        # What the same call uses on the narrow X, beyond what it keeps, is
-        # not a copy of X either: per-sample buffers, thread buffers, the
-        # allocator's churn while the model grows.
-        transient = [r[peak_key] - r[kept_key] for r in base]
-        fixed[meter] = max(0, min(transient)) if transient else 0
-        for name, readings in measured.items():
-            extra = _least(readings, peak_key) - kept[meter] - fixed[meter]
-            copies[name][meter] = max(0, extra) * scale
-        transient_spread = max(transient) - min(transient) if transient else 0
-        floors.append(
-            (_least(noop, peak_key) or 0)
-            + max(_spread(r, peak_key) for r in measured.values())
-            + max(_spread(r, kept_key) for r in measured.values())
-            + transient_spread
-        )
+    meters = [
+        m
+        for m in _METERS
+        if all(r[0][f"peak_{m}"] is not None for r in measured.values())
+    ]
+    # What the result keeps in the layout where it keeps least is the model
+    # itself (trees, support vectors): no layout avoids it and it is not a
+    # copy. A layout that keeps more keeps a copy (KNeighbors storing a
+    # converted X), which stays counted.
+    kept = {m: min(_least(r, f"kept_{m}") for r in measured.values()) for m in meters}
+    # What the same call uses on the narrow X, beyond what it keeps, is not a
+    # copy of X either: per-sample buffers, thread buffers, the allocator's
+    # churn while the model grows.
+    fixed = {
+        m: max(0, min((r[f"peak_{m}"] - r[f"kept_{m}"] for r in base), default=0))
+        for m in meters
+    }
+
+    def extra(reading, m):
+        return max(0, reading[f"peak_{m}"] - kept[m] - fixed[m]) * scale
+
+    copies, spreads = {}, [0]
+    for name, readings in measured.items():
+        copies[name] = {m: None for m in _METERS}
+        copies[name].update({m: min(extra(r, m) for r in readings) for m in meters})
+        combined = [max((extra(r, m) for m in meters), default=0) for r in readings]
+        spreads.append(max(combined) - min(combined))
+    transient = [
+        max((r[f"peak_{m}"] - r[f"kept_{m}"] for m in meters), default=0) for r in base
+    ]
+    noise = max((_least(noop, f"peak_{m}") for m in meters), default=0)
+    spread = max(transient) - min(transient) if transient else 0
+    floor = (noise + spread) * scale + max(spreads)
     return {
         "copies": copies,
-        "floor": max(floors) * scale,
+        "combined": {
+            name: min(max((extra(r, m) for m in meters), default=0) for r in readings)
+            for name, readings in measured.items()
+        },
+        "floor": floor,
         "kept": kept,
         "fixed": fixed,
         "seconds": {name: _least(r, "seconds") for name, r in measured.items()},
@@ -271,15 +285,17 @@ class AuditResult:
     multiple of X's size in the row's own layout (1.0x is one full copy of
     the X it was given, whatever its dtype). It is the call's peak growth
     minus what the fitted model keeps in the layout where it keeps least
-    (``model_kept_mb``) and minus the call's fixed-size buffers, measured on
-    a tiny X (``fixed_mb``).
+    (``model_kept_mb``) and minus what the call uses on a baseline X, the
+    same rows and X's first few columns (``fixed_mb``: per-sample buffers,
+    thread buffers), scaled up by ``n_features / (n_features - columns)`` for
+    the part of a copy that the baseline X has too.
 
     A copy at or below the noise floor is **no measurable copy**: its row's
     ``fit_measurable`` (``predict_measurable``) is ``False``, the table shows
     ``~0``, and ``own_copy_x`` is ``None`` when the best layout's copy is
-    below it. The floor is the largest of: the reading of an empty call (the
-    meters' own noise), the fixed-size buffers, and the spread of repeated
-    readings of the same call.
+    below it. The floor is the sum of the reading of an empty call (the
+    meters' own noise), the spread of the baseline's repeated readings and
+    the largest spread of a layout's repeated readings.
 
     Attributes
     ----------
@@ -347,6 +363,7 @@ class AuditResult:
         self._nbytes = nbytes = {r["layout"]: r["nbytes"] for r in measured["layouts"]}
         by_layout = {r["layout"]: r for r in measured["layouts"]}
         columns, n_features = measured["baseline_columns"], self.x_shape[1]
+        self._baseline_columns = columns
         scale = n_features / (n_features - columns)
         calls = {
             call: _analyse_call(
@@ -376,29 +393,53 @@ class AuditResult:
             rows = self.x_shape[0] * 10 * floor / self.x_nbytes
             step = 10 ** max(0, int(math.log10(rows)) - 1)
             self.suggested_n_samples = int(math.ceil(rows / step) * step)
-        fit_bytes = {
-            r["layout"]: r["fit_x"] * nbytes[r["layout"]] for r in self.rows
-        }
-        best = min(fit_bytes, key=fit_bytes.get)
-        slack = max(floor, _TOLERANCE * self.x_nbytes)
+        # Copies are compared in multiples of X in each layout: what is left
+        # after the model and the baseline scales with X's itemsize (Lasso
+        # centers a float32 copy of float32 X), while a conversion copy costs
+        # at least half of the X it converts.
+        fit_x = {r["layout"]: r["fit_x"] for r in self.rows}
+        best = min(fit_x, key=fit_x.get)
         self.no_copy_layouts = [
-            name for name, b in fit_bytes.items() if b <= fit_bytes[best] + slack
+            name
+            for name, x in fit_x.items()
+            if x <= fit_x[best] + max(_TOLERANCE, floor / nbytes[name])
         ]
         best_row = next(r for r in self.rows if r["layout"] == best)
         self.own_copy_x = best_row["fit_x"] if best_row["fit_measurable"] else None
         self.registry_layout = registry["describe"]
         self.registry_own_copy_x, self.registry_cause = registry["own_copies"]
-        target = registry["target"]
+        # the registry's own-copy factors are for float64 C input
+        target = registry["targets"].get("float64", "float64 C")
         target_row = next((r for r in self.rows if r["layout"] == target), None)
         self.agrees = self.own_copies_agree = None
-        if target_row is not None and self.measurable:
-            if target is not None and not registry["keeps_input"]:
-                self.agrees = target in self.no_copy_layouts
+        if self.measurable and not registry["keeps_input"]:
+            checks = [
+                self._no_copy_among(t, registry["accepted"], fit_x, floor)
+                for t in registry["targets"].values()
+            ]
+            if None not in checks:
+                self.agrees = all(checks)
+        if self.measurable and target_row is not None:
             measured_x = target_row["fit_x"] if target_row["fit_measurable"] else 0.0
             factor = self.registry_own_copy_x
             allowed = max(_OWN_COPY_TOLERANCE[0], _OWN_COPY_TOLERANCE[1] * factor)
             self.own_copies_agree = abs(measured_x - factor) <= allowed
-        self._target = target
+
+    def _no_copy_among(self, target, accepted, fit_x, floor):
+        """Whether ``target`` copies no more than the layouts it competes with.
+
+        A registry layout that accepts several dtypes keeps X's dtype, so its
+        target for each dtype competes with the layouts of that dtype only
+        (KMeans copies less of a float32 X, but converting to float32 would
+        change its results); otherwise with every layout. ``None`` when
+        ``target`` was not measured.
+        """
+        if target not in fit_x:
+            return None
+        dtype = target.split()[0]
+        rivals = [n for n in fit_x if dtype not in accepted or n.split()[0] == dtype]
+        best = min(fit_x[n] for n in rivals)
+        return fit_x[target] <= best + max(_TOLERANCE, floor / self._nbytes[target])
 
     @staticmethod
     def _row(raw, calls, nbytes):
@@ -422,11 +463,11 @@ class AuditResult:
                 m: None if copies[m] is None else copies[m] / nbytes[name]
                 for m in _METERS
             }
-            values = [v for v in copies.values() if v is not None]
-            row[f"{call}_x"] = max(values) / nbytes[name]
+            combined = info["combined"][name]
+            row[f"{call}_x"] = combined / nbytes[name]
             row[f"{call}_tracemalloc_x"] = ratio["tm"]
             row[f"{call}_anon_x"] = ratio["anon"]
-            row[f"{call}_measurable"] = max(values) > info["floor"]
+            row[f"{call}_measurable"] = combined > info["floor"]
             row[f"{call}_seconds"] = info["seconds"][name]
         row["predict_method"] = raw["predict_method"]
         return row
@@ -492,7 +533,8 @@ class AuditResult:
         lines.append(
             f"Not counted as copies: the fitted model keeps "
             f"{format_mb(self.model_kept_mb['fit'] * 2**20)}; fixed-size buffers "
-            f"{format_mb(self.fixed_mb['fit'] * 2**20)} (a fit on a tiny X)"
+            f"{format_mb(self.fixed_mb['fit'] * 2**20)} (a fit on X's first "
+            f"{self._baseline_columns} columns)"
         )
         if not self.measurable:
             lines.append(
@@ -589,10 +631,12 @@ def audit(
 
     Notes
     -----
-    Before measuring, the estimator is fitted once on a tiny X (a tenth of
-    the rows, at most 200) to load its thread pools and caches; further fits
-    on that tiny X measure its fixed-size buffers, and an empty call measures
-    the meters' own noise. See :class:`AuditResult` for how these make the
+    Before measuring, the estimator is fitted once on a few hundred rows to
+    load its thread pools and caches; fits on all rows of X's first columns
+    (at most 4) then measure what is not a copy of X, and an empty call
+    measures the meters' own noise. Clones whose ``random_state`` is
+    ``None`` get ``random_state=0``, so that repeated fits build the same
+    model. See :class:`AuditResult` for how these make the
     noise floor. On glibc the measuring process's mmap threshold is fixed at
     its default (128 KiB), so that freed copies leave RssAnon and do not hide
     later ones.
@@ -629,11 +673,17 @@ def audit(
     }
     measured = _measure_in_subprocess(job) if isolated else _measure_layouts(**job)
     layout = layout_for(estimator)
-    target = None if layout.keeps_input else layout_name(*layout.resolve(np.empty((1, 1))))
+    accepted = [d.name for d in layout.dtypes]
+    targets = {}
+    if not layout.keeps_input:
+        for dtype in dict.fromkeys(d for d, _ in layouts):
+            resolved = layout.resolve(np.empty((1, 1), dtype=dtype))
+            targets[dtype] = layout_name(*resolved)
     registry = {
         "describe": layout.describe(),
         "keeps_input": layout.keeps_input,
-        "target": target,
+        "accepted": accepted,
+        "targets": targets,
         "own_copies": own_copies(estimator),
     }
     return AuditResult(repr(estimator), X.shape, measured, registry)
@@ -654,7 +704,13 @@ class _Progress:
         sys.stderr.write(f"audit: {self.name} {what}... ")
         sys.stderr.flush()
         start = time.perf_counter()
-        yield
+        try:
+            yield
+        except BaseException:
+            sys.stderr.write("failed\n")
+            raise
+        finally:
+            sys.stderr.flush()
         sys.stderr.write(f"{time.perf_counter() - start:.1f} s\n")
         sys.stderr.flush()
 
@@ -791,4 +847,3 @@ def _main(path):
         return
     with open(path + ".json", "w") as f:
         json.dump(result, f)
-
