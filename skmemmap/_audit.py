@@ -224,9 +224,10 @@ def _analyse_call(call, layouts, baseline, noop, scale):
     meters in each reading. The floor adds up the reading of an empty call
     (the meters' own noise), the spread of the baseline's readings and the
     spread of each layout's repeated copy readings (which carries the spread
-    of what the model keeps, since the peak includes it). The meters are combined per reading before the spread is taken
-    because the sampled meter can miss a short-lived copy under load that
-    tracemalloc sees: such a miss is not noise.
+    of what the model keeps, since the peak includes it). The meters are
+    combined per reading before the spread is taken because the sampled
+    meter can miss a short-lived copy under load that tracemalloc sees: such
+    a miss is not noise.
     """
     measured = {name: r[call] for name, r in layouts.items() if r[call]}
     if not measured:
