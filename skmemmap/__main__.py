@@ -9,45 +9,104 @@ import sys
 __all__ = ["main"]
 
 
-def _build_estimator(text):
-    """An estimator from a dotted class path or an expression such as
-    ``"sklearn.linear_model.Lasso(alpha=0.1)"``."""
-    head, paren, _ = text.partition("(")
-    module_name, _, class_name = head.strip().rpartition(".")
-    if not module_name or not class_name.isidentifier():
-        raise SystemExit(
-            f"Cannot read {text!r}: give a dotted class path such as "
-            f"sklearn.linear_model.Lasso, optionally with arguments: "
-            f"'sklearn.linear_model.Lasso(alpha=0.1)'."
+class _BadEstimator(ValueError):
+    """The estimator argument of ``audit`` cannot be made into an estimator."""
+
+
+def _estimator_class(name):
+    """The class named by a dotted path, or a scikit-learn estimator's name."""
+    module_name, _, class_name = name.rpartition(".")
+    if not class_name.isidentifier() or (
+        module_name and not all(p.isidentifier() for p in module_name.split("."))
+    ):
+        raise _BadEstimator(
+            f"cannot read {name!r}: give a scikit-learn estimator such as Ridge "
+            f"or a dotted class path such as sklearn.linear_model.Ridge, "
+            f"optionally with arguments: 'Ridge(alpha=0.1)'"
         )
+    if not module_name:
+        from sklearn.utils.discovery import all_estimators
+
+        classes = dict(all_estimators())
+        if name not in classes:
+            import difflib
+
+            close = difflib.get_close_matches(name, classes, n=3)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise _BadEstimator(
+                f"unknown estimator {name!r}: no scikit-learn estimator has that "
+                f"name (give a dotted path such as mypackage.MyEstimator for "
+                f"others){hint}"
+            )
+        return classes[name]
     try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, class_name)
+        cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
-        raise SystemExit(f"Cannot import {head.strip()!r}: {exc}") from None
-    if not paren:
-        return cls()
+        raise _BadEstimator(f"cannot import {name!r}: {exc}") from None
+    if not (isinstance(cls, type) and hasattr(cls, "fit")):
+        raise _BadEstimator(f"{name!r} is not an estimator class (it has no fit)")
+    return cls
+
+
+def _build_estimator(text):
+    """An estimator from a class name, a dotted class path or an expression
+    with literal arguments such as ``"Lasso(alpha=0.1)"``.
+
+    Raises ``_BadEstimator`` with a one-line message naming what is wrong.
+    """
     import ast
 
     try:
-        call = ast.parse(text.strip(), mode="eval").body
-        if not isinstance(call, ast.Call):
-            raise ValueError("not a call")
-        args = [ast.literal_eval(a) for a in call.args]
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-    except (SyntaxError, ValueError) as exc:
-        raise SystemExit(
-            f"Cannot read the arguments of {text!r} ({exc}); only literal values "
-            f"(numbers, strings, None, lists) are accepted."
-        ) from None
-    return cls(*args, **kwargs)
+        node = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise _BadEstimator(f"cannot read {text!r}: {exc.msg}") from None
+    call = node if isinstance(node, ast.Call) else None
+    name = ast.unparse(call.func) if call else text.strip()
+    cls = _estimator_class(name)
+    if call is None:
+        args, kwargs = [], {}
+    else:
+        try:
+            args = [ast.literal_eval(a) for a in call.args]
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        except (ValueError, TypeError, SyntaxError):
+            raise _BadEstimator(
+                f"cannot read the arguments of {text!r}: only literal values "
+                f"(numbers, strings, None, lists) are accepted"
+            ) from None
+        if None in kwargs:  # Ridge(**{...})
+            raise _BadEstimator(
+                f"cannot read the arguments of {text!r}: give them as name=value"
+            )
+    try:
+        return cls(*args, **kwargs)
+    except TypeError as exc:
+        # "Ridge.__init__() got an unexpected keyword argument 'bogus'"
+        message = str(exc).replace(f"{cls.__name__}.__init__()", f"{cls.__name__}()")
+        raise _BadEstimator(message) from None
 
 
 def _cmd_audit(args):
     from skmemmap._audit import audit
 
-    estimator = _build_estimator(args.estimator)
-    result = audit(estimator, n_samples=args.n_samples, n_features=args.n_features)
+    def error(message):
+        print(f"skmemmap audit: error: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        estimator = _build_estimator(args.estimator)
+    except _BadEstimator as exc:
+        return error(exc)
+    try:
+        result = audit(
+            estimator,
+            n_samples=args.n_samples,
+            n_features=args.n_features,
+            verbose=1,
+        )
+    except (ValueError, TypeError) as exc:
+        # a parameter the estimator rejects when fitted (InvalidParameterError)
+        return error(f"{type(estimator).__name__}: {exc}")
     print(result)
     if args.json:
         import json
@@ -55,6 +114,16 @@ def _cmd_audit(args):
         with open(args.json, "w") as f:
             json.dump(result.to_dict(), f, indent=1)
     return 0
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _cmd_info(args):
@@ -125,11 +194,15 @@ def build_parser():
     )
     audit.add_argument(
         "estimator",
-        help="dotted class path or expression, e.g. "
-        "'sklearn.linear_model.Lasso(alpha=0.1)'",
+        help="scikit-learn estimator name, dotted class path or expression "
+        "with literal arguments, e.g. 'Lasso(alpha=0.1)'",
     )
-    audit.add_argument("--n-samples", type=int, default=None)
-    audit.add_argument("--n-features", type=int, default=None)
+    audit.add_argument(
+        "--n-samples", type=_positive_int, default=None, help="default: 20000"
+    )
+    audit.add_argument(
+        "--n-features", type=_positive_int, default=None, help="default: 100"
+    )
     audit.add_argument("--json", metavar="FILE", default=None)
     audit.set_defaults(func=_cmd_audit)
     info = sub.add_parser("info", help="versions, thread pools, folder and /dev/shm")

@@ -4,15 +4,20 @@ For each candidate layout (float64/float32 x C/F), X is written to a read-only
 memory-mapped file in that layout, and the estimator's ``fit`` and then
 ``predict`` (or ``transform``) are measured two ways at once:
 
-* tracemalloc's peak: every allocation made through numpy or Python, which
-  covers ``check_array`` conversions;
-* the peak growth of the process's anonymous memory (``RssAnon``, sampled
-  every millisecond): copies made in C (liblinear's) and copy-on-write pages,
-  which tracemalloc never sees.
+* tracemalloc: every allocation made through numpy or Python, which covers
+  ``check_array`` conversions;
+* the process's anonymous memory (``RssAnon``, sampled every millisecond):
+  copies made in C (liblinear's) and copy-on-write pages, which tracemalloc
+  never sees.
 
-The larger of the two is the extra memory of the call, reported as a multiple
-of X's size *in that layout*: 1.0x means one full copy of the X it was given,
-whatever its dtype.
+Each meter gives the peak growth during the call and what is still held when
+it returns (the fitted model, the predictions). What a call copies is its peak
+minus two things that are not copies of X: the memory the result keeps in the
+layout where it keeps least (a forest's trees, SVC's support vectors) and what
+the same call uses, beyond what it keeps, on the same rows of X's first few
+columns (per-sample and thread buffers, the allocator's churn while a model
+grows). Readings are compared with a noise floor measured in the same
+process; below it, the audit reports "no measurable copy".
 """
 
 import contextlib
@@ -20,8 +25,10 @@ import ctypes
 import ctypes.util
 import gc
 import json
+import math
 import os
 import pickle
+import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +41,7 @@ from sklearn.base import clone, is_classifier, is_regressor
 
 from skmemmap._array import memmap
 from skmemmap._layout import layout_for, own_copies
-from skmemmap._utils import format_mb, layout_name, run_module
+from skmemmap._utils import child_env, format_mb, layout_name
 
 __all__ = ["AuditResult", "audit"]
 
@@ -47,11 +54,25 @@ DEFAULT_LAYOUTS = (
 # 20,000 x 100 float64 is 16 MB: a copy of X stands far above allocator noise
 # (well under 1 MB) and most estimators fit it in well under a second.
 _DEFAULT_SHAPE = (20_000, 100)
-# A layout counts as copy-free if its fit costs at most this much more (as a
-# multiple of X in float64) than the best layout: below a quarter of X, what is
-# left is the estimator's own buffers, not a conversion of X.
+# A layout counts as copy-free if its fit copies at most this much more (as a
+# multiple of X in that layout) than the best layout. The smallest conversion
+# copy is half of X (float64 to float32), so a quarter of X is halfway between
+# "no copy" and the smallest copy. A quarter of X in float64 also bounds the
+# noise floor: above it, the audit cannot tell a conversion from noise and
+# says so.
 _TOLERANCE = 0.25
+# Registry own-copy factors and audit readings agree within this many X
+# (absolute, in multiples of X in the registry's layout) or this fraction of
+# the factor, whichever is larger: the factors are rounded measurements.
+_OWN_COPY_TOLERANCE = (0.35, 0.25)
 _SAMPLE_SECONDS = 0.001
+# The baseline X is X's first columns (at most a fifth of them, 4 at most, so
+# that PCA(n_components=3) still fits): the same rows, so per-sample buffers,
+# the model's size and its allocator churn are the same as with X, while a
+# copy of X shrinks with the columns.
+_BASELINE_FEATURES = 4
+# The unmeasured warm-up fit (thread pools, caches) runs on about this many rows.
+_WARM_UP_ROWS = 500
 
 
 def _read_anon():
@@ -92,6 +113,14 @@ class _AnonPeak:
             self._thread.join()
             self.peak = max(self.peak, _read_anon() or 0)
 
+    def now(self):
+        """Growth since the start, now (``None`` without RssAnon)."""
+        if self.start is None:
+            return None
+        value = _read_anon() or 0
+        self.peak = max(self.peak, value)
+        return max(0, value - self.start)
+
     @property
     def growth(self):
         return None if self.start is None else max(0, self.peak - self.start)
@@ -122,20 +151,39 @@ def _honest_allocator():
     yield libc
 
 
-def _measure(func, libc):
+def _settle(libc):
     gc.collect()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def _measure(func, libc):
+    """One reading of ``func()``: peak and kept bytes per meter, and seconds.
+
+    "kept" is what is still allocated when ``func`` has returned, with its
+    result alive and freed memory handed back to the system.
+    """
+    _settle(libc)
     tracemalloc.start()
     start = time.perf_counter()
     try:
         with _AnonPeak() as anon:
             result = func()
-        seconds = time.perf_counter() - start
-        peak = tracemalloc.get_traced_memory()[1]
+            seconds = time.perf_counter() - start
+            _settle(libc)
+            kept_tm = tracemalloc.get_traced_memory()[0]
+            kept_anon = anon.now()
+        peak_tm = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    return result, peak, anon.growth, seconds
+    del result
+    return {
+        "peak_tm": peak_tm,
+        "kept_tm": kept_tm,
+        "peak_anon": anon.growth,
+        "kept_anon": kept_anon,
+        "seconds": seconds,
+    }
 
 
 def _target(estimator, n_samples, rng):
@@ -153,8 +201,102 @@ def _predict_method(estimator):
     return None
 
 
+_METERS = ("tm", "anon")
+
+
+def _least(readings, key):
+    values = [r[key] for r in readings]
+    return None if not values or None in values else min(values)
+
+
+def _spread(readings, key):
+    values = [r[key] for r in readings]
+    return 0 if len(values) < 2 or None in values else max(values) - min(values)
+
+
+def _analyse_call(call, layouts, baseline, noop, scale):
+    """Copy estimates (bytes per meter and layout) and the noise floor of a call.
+
+    ``layouts`` maps a layout name to its readings; ``baseline`` holds the
+    readings on the narrow X, whose copies are ``1 - 1 / scale`` smaller.
+
+    A copy is ``peak - kept - fixed``, per meter, and the larger of the two
+    meters in each reading. The floor adds up the reading of an empty call
+    (the meters' own noise), the spread of the baseline's readings and the
+    spread of each layout's repeated copy readings (which carries the spread
+    of what the model keeps, since the peak includes it). The meters are
+    combined per reading before the spread is taken because the sampled
+    meter can miss a short-lived copy under load that tracemalloc sees: such
+    a miss is not noise.
+    """
+    measured = {name: r[call] for name, r in layouts.items() if r[call]}
+    if not measured:
+        return None
+    base = baseline.get(call) or []
+    meters = [
+        m
+        for m in _METERS
+        if all(r[0][f"peak_{m}"] is not None for r in measured.values())
+    ]
+    # What the result keeps in the layout where it keeps least is the model
+    # itself (trees, support vectors): no layout avoids it and it is not a
+    # copy. A layout that keeps more keeps a copy (KNeighbors storing a
+    # converted X), which stays counted.
+    kept = {m: min(_least(r, f"kept_{m}") for r in measured.values()) for m in meters}
+    # What the same call uses on the narrow X, beyond what it keeps, is not a
+    # copy of X either: per-sample buffers, thread buffers, the allocator's
+    # churn while the model grows.
+    fixed = {
+        m: max(0, min((r[f"peak_{m}"] - r[f"kept_{m}"] for r in base), default=0))
+        for m in meters
+    }
+
+    def extra(reading, m):
+        return max(0, reading[f"peak_{m}"] - kept[m] - fixed[m]) * scale
+
+    copies, spreads = {}, [0]
+    for name, readings in measured.items():
+        copies[name] = {m: None for m in _METERS}
+        copies[name].update({m: min(extra(r, m) for r in readings) for m in meters})
+        combined = [max((extra(r, m) for m in meters), default=0) for r in readings]
+        spreads.append(max(combined) - min(combined))
+    transient = [
+        max((r[f"peak_{m}"] - r[f"kept_{m}"] for m in meters), default=0) for r in base
+    ]
+    noise = max((_least(noop, f"peak_{m}") for m in meters), default=0)
+    spread = max(transient) - min(transient) if transient else 0
+    floor = (noise + spread) * scale + max(spreads)
+    return {
+        "copies": copies,
+        "combined": {
+            name: min(max((extra(r, m) for m in meters), default=0) for r in readings)
+            for name, readings in measured.items()
+        },
+        "floor": floor,
+        "kept": kept,
+        "fixed": fixed,
+        "seconds": {name: _least(r, "seconds") for name, r in measured.items()},
+    }
+
+
 class AuditResult:
     """What :func:`audit` measured, per layout.
+
+    Every ``*_x`` number is the extra memory of a call that is a copy, as a
+    multiple of X's size in the row's own layout (1.0x is one full copy of
+    the X it was given, whatever its dtype). It is the call's peak growth
+    minus what the fitted model keeps in the layout where it keeps least
+    (``model_kept_mb``) and minus what the call uses on a baseline X, the
+    same rows and X's first few columns (``fixed_mb``: per-sample buffers,
+    thread buffers), scaled up by ``n_features / (n_features - columns)`` for
+    the part of a copy that the baseline X has too.
+
+    A copy at or below the noise floor is **no measurable copy**: its row's
+    ``fit_measurable`` (``predict_measurable``) is ``False``, the table shows
+    ``~0``, and ``own_copy_x`` is ``None`` when the best layout's copy is
+    below it. The floor is the sum of the reading of an empty call (the
+    meters' own noise), the spread of the baseline's repeated readings and
+    the largest spread of a layout's repeated readings.
 
     Attributes
     ----------
@@ -163,22 +305,43 @@ class AuditResult:
     x_shape : tuple
         Shape of the sample X.
     x_nbytes : int
-        Size of the sample X in float64 (each ``*_x`` number is a multiple of
-        X's size in the row's own layout).
+        Size of the sample X in float64.
     rows : list of dict
-        One per layout: ``layout``, ``fit_tracemalloc_x``, ``fit_anon_x``,
-        ``fit_x`` (the larger), ``fit_seconds``, and the same for
-        ``predict_*`` (``None`` when the estimator has no predict/transform),
-        ``anon`` is ``None`` where the platform has no RssAnon.
+        One per layout: ``layout``; ``fit_x`` (the larger of the two
+        meters), ``fit_tracemalloc_x``, ``fit_anon_x``, ``fit_measurable``
+        (above the noise floor), ``fit_seconds``; the same for ``predict_*``
+        with ``predict_method`` (``None`` when the estimator has no
+        predict/transform). ``*_anon_x`` is ``None`` where the platform has
+        no RssAnon.
+    noise_floor_mb : dict
+        ``{"fit": ..., "predict": ...}``: the noise floor of each call in MB.
+    model_kept_mb, fixed_mb : dict
+        ``{"fit": ..., "predict": ...}``: what was subtracted as the model
+        and as fixed-size buffers (the larger meter), in MB.
+    measurable : bool
+        Whether the floor is at most 0.25x X, so that the smallest
+        conversion copy (float64 to float32, 0.5x X) stands out. ``False``
+        means X is too small for this estimator: audit a larger X.
+    suggested_n_samples : int or None
+        When not ``measurable``, a number of rows at which it should be.
     no_copy_layouts : list of str
-        Layouts whose fit costs within 0.25x of the best one.
-    own_copy_x : float
-        The best layout's fit cost: copies no layout avoids.
+        Layouts whose fit costs at most 0.25x X (in float64) more than the
+        best one.
+    own_copy_x : float or None
+        The best layout's fit copy: copies no layout avoids. ``None``: no
+        measurable copy.
     registry_layout : str
         What :func:`~skmemmap.layout_for` says for float64 C input.
     agrees : bool or None
-        Whether the registry's layout is among ``no_copy_layouts`` (``None``
-        when the registry keeps X's layout: nothing to check).
+        Whether the registry's layout is among ``no_copy_layouts``. ``None``
+        when there is nothing to check: the registry keeps X's layout, its
+        layout was not measured, or X is too small (not ``measurable``).
+    registry_own_copy_x : float
+        What :func:`~skmemmap.own_copies` says (``0.0``: none known).
+    own_copies_agree : bool or None
+        Whether the fit copy measured in the registry's layout is within
+        0.35x X or 25% of ``registry_own_copy_x``; ``None`` when not
+        ``measurable`` or the registry's layout was not measured.
 
     Examples
     --------
@@ -194,26 +357,121 @@ class AuditResult:
     'float64 C'
     """
 
-    def __init__(
-        self, estimator, x_shape, rows, registry_layout, registry_target, known_copy
-    ):
+    def __init__(self, estimator, x_shape, measured, registry):
         self.estimator = estimator
-        self.x_shape = x_shape
+        self.x_shape = tuple(x_shape)
         self.x_nbytes = int(np.prod(x_shape)) * 8
-        self.rows = rows
-        best = min(r["fit_x"] for r in rows)
-        self.own_copy_x = best
+        self._nbytes = nbytes = {r["layout"]: r["nbytes"] for r in measured["layouts"]}
+        by_layout = {r["layout"]: r for r in measured["layouts"]}
+        columns, n_features = measured["baseline_columns"], self.x_shape[1]
+        self._baseline_columns = columns
+        scale = n_features / (n_features - columns)
+        calls = {
+            call: _analyse_call(
+                call, by_layout, measured["baseline"], measured["noop"], scale
+            )
+            for call in ("fit", "predict")
+        }
+        self.rows = [self._row(r, calls, nbytes) for r in measured["layouts"]]
+
+        def mb(call, key):
+            info = calls[call]
+            if info is None:
+                return None
+            if key == "floor":
+                return info["floor"] / 2**20
+            return max(info[key].values(), default=0) / 2**20
+
+        self.noise_floor_mb = {c: mb(c, "floor") for c in calls}
+        self.model_kept_mb = {c: mb(c, "kept") for c in calls}
+        self.fixed_mb = {c: mb(c, "fixed") for c in calls}
+        floor = calls["fit"]["floor"]
+        self.measurable = floor <= _TOLERANCE * self.x_nbytes
+        self.suggested_n_samples = None
+        if not self.measurable:
+            # Copies grow with X, the floor mostly does not: scale X so that
+            # the floor is a tenth of X, and round up to 2 significant digits.
+            rows = self.x_shape[0] * 10 * floor / self.x_nbytes
+            step = 10 ** max(0, int(math.log10(rows)) - 1)
+            self.suggested_n_samples = int(math.ceil(rows / step) * step)
+        # Copies are compared in multiples of X in each layout: what is left
+        # after the model and the baseline scales with X's itemsize (Lasso
+        # centers a float32 copy of float32 X), while a conversion copy costs
+        # at least half of the X it converts.
+        fit_x = {r["layout"]: r["fit_x"] for r in self.rows}
+        best = min(fit_x, key=fit_x.get)
         self.no_copy_layouts = [
-            r["layout"] for r in rows if r["fit_x"] <= best + _TOLERANCE
+            name
+            for name, x in fit_x.items()
+            if x <= fit_x[best] + max(_TOLERANCE, floor / nbytes[name])
         ]
-        self.registry_layout = registry_layout
-        self.known_copy = known_copy
-        if registry_target is None:
-            self.agrees = None
-        else:
-            target = layout_name(*registry_target)
-            measured = [r["layout"] for r in rows]
-            self.agrees = target in self.no_copy_layouts if target in measured else None
+        best_row = next(r for r in self.rows if r["layout"] == best)
+        self.own_copy_x = best_row["fit_x"] if best_row["fit_measurable"] else None
+        self.registry_layout = registry["describe"]
+        self.registry_own_copy_x, self.registry_cause = registry["own_copies"]
+        # the registry's own-copy factors are for float64 C input
+        target = registry["targets"].get("float64", "float64 C")
+        target_row = next((r for r in self.rows if r["layout"] == target), None)
+        self.agrees = self.own_copies_agree = None
+        if self.measurable and not registry["keeps_input"]:
+            checks = [
+                self._no_copy_among(t, registry["accepted"], fit_x, floor)
+                for t in registry["targets"].values()
+            ]
+            if None not in checks:
+                self.agrees = all(checks)
+        if self.measurable and target_row is not None:
+            measured_x = target_row["fit_x"] if target_row["fit_measurable"] else 0.0
+            factor = self.registry_own_copy_x
+            allowed = max(_OWN_COPY_TOLERANCE[0], _OWN_COPY_TOLERANCE[1] * factor)
+            self.own_copies_agree = abs(measured_x - factor) <= allowed
+
+    def _no_copy_among(self, target, accepted, fit_x, floor):
+        """Whether ``target`` copies no more than the layouts it competes with.
+
+        A registry layout that accepts several dtypes keeps X's dtype, so its
+        target for each dtype competes with the layouts of that dtype only
+        (KMeans copies less of a float32 X, but converting to float32 would
+        change its results); otherwise with every layout. ``None`` when
+        ``target`` was not measured.
+        """
+        if target not in fit_x:
+            return None
+        dtype = target.split()[0]
+        rivals = [n for n in fit_x if dtype not in accepted or n.split()[0] == dtype]
+        best = min(fit_x[n] for n in rivals)
+        return fit_x[target] <= best + max(_TOLERANCE, floor / self._nbytes[target])
+
+    @staticmethod
+    def _row(raw, calls, nbytes):
+        name = raw["layout"]
+        row = {"layout": name}
+        for call in ("fit", "predict"):
+            info = calls[call]
+            if info is None or name not in info["copies"]:
+                row.update(
+                    {
+                        f"{call}_x": None,
+                        f"{call}_tracemalloc_x": None,
+                        f"{call}_anon_x": None,
+                        f"{call}_measurable": None,
+                        f"{call}_seconds": None,
+                    }
+                )
+                continue
+            copies = info["copies"][name]
+            ratio = {
+                m: None if copies[m] is None else copies[m] / nbytes[name]
+                for m in _METERS
+            }
+            combined = info["combined"][name]
+            row[f"{call}_x"] = combined / nbytes[name]
+            row[f"{call}_tracemalloc_x"] = ratio["tm"]
+            row[f"{call}_anon_x"] = ratio["anon"]
+            row[f"{call}_measurable"] = combined > info["floor"]
+            row[f"{call}_seconds"] = info["seconds"][name]
+        row["predict_method"] = raw["predict_method"]
+        return row
 
     def to_dict(self):
         """A plain dict (JSON-serialisable) of everything measured."""
@@ -222,40 +480,83 @@ class AuditResult:
             "x_shape": list(self.x_shape),
             "x_nbytes": self.x_nbytes,
             "rows": [dict(r) for r in self.rows],
+            "noise_floor_mb": dict(self.noise_floor_mb),
+            "model_kept_mb": dict(self.model_kept_mb),
+            "fixed_mb": dict(self.fixed_mb),
+            "measurable": self.measurable,
+            "suggested_n_samples": self.suggested_n_samples,
             "no_copy_layouts": list(self.no_copy_layouts),
             "own_copy_x": self.own_copy_x,
             "registry_layout": self.registry_layout,
             "agrees": self.agrees,
+            "registry_own_copy_x": self.registry_own_copy_x,
+            "own_copies_agree": self.own_copies_agree,
         }
 
-    def __str__(self):
-        def cell(value):
-            return "-" if value is None else f"{value:.2f}x"
+    def _cell(self, row, key, call):
+        value = row[key]
+        if value is None:
+            return "-"
+        floor = self.noise_floor_mb[call] * 2**20
+        return "~0" if value * self._nbytes[row["layout"]] <= floor else f"{value:.2f}x"
 
+    def _x_of(self, mb):
+        return f"{format_mb(mb * 2**20)} = {mb * 2**20 / self.x_nbytes:.2f}x X"
+
+    def __str__(self):
         head = (
             f"{'layout':<16} {'fit':>7} {'(tm':>7} {'anon)':>7} {'fit s':>7}"
             f" {'predict':>8} {'(tm':>7} {'anon)':>7}"
         )
         lines = [
             f"Audit of {self.estimator} on X {self.x_shape} "
-            f"({format_mb(self.x_nbytes)} as float64); extra memory as multiples "
+            f"({format_mb(self.x_nbytes)} as float64); copies as multiples "
             f"of X in each layout",
             head,
             "-" * len(head),
         ]
         for r in self.rows:
             mark = "*" if r["layout"] in self.no_copy_layouts else " "
+            seconds = "-" if r["fit_seconds"] is None else f"{r['fit_seconds']:.2f}"
             lines.append(
-                f"{mark}{r['layout']:<15} {cell(r['fit_x']):>7} "
-                f"{cell(r['fit_tracemalloc_x']):>7} {cell(r['fit_anon_x']):>7} "
-                f"{r['fit_seconds']:>7.2f} {cell(r['predict_x']):>8} "
-                f"{cell(r['predict_tracemalloc_x']):>7} "
-                f"{cell(r['predict_anon_x']):>7}"
+                f"{mark}{r['layout']:<15} {self._cell(r, 'fit_x', 'fit'):>7} "
+                f"{self._cell(r, 'fit_tracemalloc_x', 'fit'):>7} "
+                f"{self._cell(r, 'fit_anon_x', 'fit'):>7} {seconds:>7} "
+                f"{self._cell(r, 'predict_x', 'predict'):>8} "
+                f"{self._cell(r, 'predict_tracemalloc_x', 'predict'):>7} "
+                f"{self._cell(r, 'predict_anon_x', 'predict'):>7}"
             )
-        lines.append("* no-copy layouts (fit within 0.25x of the best)")
+        lines.append("* no-copy layouts (fit within 0.25x X of the best)")
         lines.append(
-            f"Own copies no layout avoids: {self.own_copy_x:.2f}x X"
-            + (f" ({self.known_copy})" if self.known_copy else "")
+            f"~0 no measurable copy: at or below the noise floor (fit "
+            f"{self._x_of(self.noise_floor_mb['fit'])})"
+        )
+        lines.append(
+            f"Not counted as copies: the fitted model keeps "
+            f"{format_mb(self.model_kept_mb['fit'] * 2**20)}; fixed-size buffers "
+            f"{format_mb(self.fixed_mb['fit'] * 2**20)} (a fit on X's first "
+            f"{self._baseline_columns} columns)"
+        )
+        if not self.measurable:
+            lines.append(
+                f"X is too small to measure copies of this estimator: its noise "
+                f"floor is above 0.25x X. Audit a larger X, e.g. "
+                f"n_samples={self.suggested_n_samples} "
+                f"(--n-samples {self.suggested_n_samples})."
+            )
+        own = (
+            "no measurable copy"
+            if self.own_copy_x is None
+            else f"{self.own_copy_x:.2f}x X"
+        )
+        if self.registry_own_copy_x:
+            known = f"registry: {self.registry_own_copy_x:g}x, {self.registry_cause}"
+        else:
+            known = "registry: none"
+        verdict = {True: "consistent", False: "INCONSISTENT", None: "not checked"}
+        lines.append(
+            f"Own copies no layout avoids: {own} ({known}; "
+            f"{verdict[self.own_copies_agree]})"
         )
         verdict = {True: "agrees", False: "DISAGREES", None: "nothing to check"}
         lines.append(
@@ -279,8 +580,9 @@ def audit(
     repeats=2,
     isolated=True,
     folder=None,
+    verbose=0,
 ):
-    """Measure the extra memory of fit and predict for each input layout.
+    """Measure the copies that fit and predict make for each input layout.
 
     Parameters
     ----------
@@ -302,7 +604,7 @@ def audit(
     repeats : int, default=2
         Each call is measured this many times and the smallest reading kept:
         other threads' allocations can only add to a reading, never hide a
-        copy.
+        copy. The spread of the readings is part of the noise floor.
     isolated : bool, default=True
         Measure in a fresh Python subprocess (the estimator, X and y are
         pickled to it). Threads, allocator state and caches left in the
@@ -311,24 +613,40 @@ def audit(
         measures in this process.
     folder : str, default=None
         Base folder for the temporary files (see :func:`skmemmap.memmap`).
+    verbose : int, default=0
+        Verbosity level: ``0`` is silent; ``1`` or more prints one line per
+        measured step (baseline, then fit and predict of each layout) with
+        its time on ``sys.stderr``, as ``python -m skmemmap audit`` does.
 
     Returns
     -------
     result : AuditResult
         ``print(result)`` shows a table; ``result.to_dict()`` a plain dict.
 
+    Raises
+    ------
+    Exception
+        Whatever the estimator raises when fitted (for example
+        ``InvalidParameterError`` for a bad parameter), re-raised from the
+        subprocess.
+
     Notes
     -----
-    Measurements run one after the other, in a subprocess unless
-    ``isolated=False``. On glibc the measuring process's mmap threshold is
-    fixed at its default (128 KiB), so that freed copies leave RssAnon and do
-    not hide later ones.
+    Before measuring, the estimator is fitted once on a few hundred rows to
+    load its thread pools and caches; fits on all rows of X's first columns
+    (at most 4) then measure what is not a copy of X, and an empty call
+    measures the meters' own noise. Clones whose ``random_state`` is
+    ``None`` get ``random_state=0``, so that repeated fits build the same
+    model. See :class:`AuditResult` for how these make the
+    noise floor. On glibc the measuring process's mmap threshold is fixed at
+    its default (128 KiB), so that freed copies leave RssAnon and do not hide
+    later ones.
 
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
     >>> from skmemmap import audit
-    >>> result = audit(LogisticRegression(max_iter=5), n_samples=2000, n_features=20)
+    >>> result = audit(LogisticRegression(max_iter=5), n_samples=4000, n_features=20)
     >>> "float64 C" in result.no_copy_layouts
     True
     """
@@ -345,103 +663,188 @@ def audit(
         (np.dtype(d).name, o)
         for d, o in (DEFAULT_LAYOUTS if layouts is None else layouts)
     ]
-    if isolated:
-        rows = _measure_in_subprocess(estimator, X, y, layouts, repeats, folder)
-    else:
-        rows = _measure_layouts(estimator, X, y, layouts, repeats, folder)
+    job = {
+        "estimator": estimator,
+        "X": X,
+        "y": y,
+        "layouts": layouts,
+        "repeats": repeats,
+        "folder": folder,
+        "verbose": verbose,
+    }
+    measured = _measure_in_subprocess(job) if isolated else _measure_layouts(**job)
     layout = layout_for(estimator)
-    target = None if layout.keeps_input else layout.resolve(np.empty((1, 1)))
-    factor, cause = own_copies(estimator)
-    known = f"registry notes about {factor:g}x: {cause}" if factor else ""
-    return AuditResult(repr(estimator), X.shape, rows, layout.describe(), target, known)
+    accepted = [d.name for d in layout.dtypes]
+    targets = {}
+    if not layout.keeps_input:
+        for dtype in dict.fromkeys(d for d, _ in layouts):
+            resolved = layout.resolve(np.empty((1, 1), dtype=dtype))
+            targets[dtype] = layout_name(*resolved)
+    registry = {
+        "describe": layout.describe(),
+        "keeps_input": layout.keeps_input,
+        "accepted": accepted,
+        "targets": targets,
+        "own_copies": own_copies(estimator),
+    }
+    return AuditResult(repr(estimator), X.shape, measured, registry)
 
 
-def _measure_layouts(estimator, X, y, layouts, repeats, folder):
-    rows = []
-    with tempfile.TemporaryDirectory(dir=folder) as tmp, _honest_allocator() as libc:
+class _Progress:
+    """scikit-learn-style progress lines on stderr: ``audit: <step>... 1.2 s``."""
+
+    def __init__(self, estimator, verbose):
+        self.name = type(estimator).__name__
+        self.verbose = verbose
+
+    @contextlib.contextmanager
+    def step(self, what):
+        if not self.verbose:
+            yield
+            return
+        sys.stderr.write(f"audit: {self.name} {what}... ")
+        sys.stderr.flush()
+        start = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            sys.stderr.write("failed\n")
+            raise
+        finally:
+            sys.stderr.flush()
+        sys.stderr.write(f"{time.perf_counter() - start:.1f} s\n")
+        sys.stderr.flush()
+
+
+def _baseline_columns(n_features):
+    """Columns of the narrow X whose fit measures what is not a copy of X."""
+    return max(0, min(_BASELINE_FEATURES, n_features // 5, n_features - 1))
+
+
+def _fixed_seed(estimator):
+    """A clone whose ``random_state=None`` is 0: repeated fits build the same
+    model, so the spread of the readings is the meters' and not the model's."""
+    model = clone(estimator)
+    if model.get_params(deep=False).get("random_state", 0) is None:
+        model.set_params(random_state=0)
+    return model
+
+
+def _measure_calls(estimator, X, y, libc, repeats):
+    """Readings of ``repeats`` fits and predicts of clones of ``estimator``."""
+    fits, predicts, method = [], [], None
+    for _ in range(max(1, repeats)):
+        model = _fixed_seed(estimator)
+        fits.append(_measure(lambda m=model: m.fit(X, y), libc))
+        method = _predict_method(model)
+        if method is not None:
+            call = getattr(model, method)
+            predicts.append(_measure(lambda c=call: c(X), libc))
+    return {"fit": fits, "predict": predicts, "predict_method": method}
+
+
+def _measure_layouts(estimator, X, y, layouts, repeats, folder, verbose=0):
+    """Raw readings: an empty call, the narrow-X baseline, then each layout."""
+    progress = _Progress(estimator, verbose)
+    result = {"layouts": []}
+    with (
+        tempfile.TemporaryDirectory(dir=folder) as tmp,
+        _honest_allocator() as libc,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        columns = _baseline_columns(X.shape[1])
+        with progress.step(f"baseline on X[:, :{columns}]"):
+            result.update(_measure_baseline(estimator, X, y, libc, repeats, tmp))
         for dtype, order in layouts:
+            name = layout_name(dtype, order)
             Xl = memmap(X, dtype=dtype, order=order, folder=tmp)
-            rows.append(_audit_layout(estimator, Xl, y, libc, repeats))
+            with progress.step(f"{name} fit and predict"):
+                readings = _measure_calls(estimator, Xl, y, libc, repeats)
+            result["layouts"].append({"layout": name, "nbytes": Xl.nbytes, **readings})
             del Xl
             gc.collect()
-    return rows
+    return result
 
 
-def _measure_in_subprocess(estimator, X, y, layouts, repeats, folder):
-    """Run _measure_layouts in ``python -m skmemmap._audit`` on pickled inputs."""
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        job = os.path.join(tmp, "job.pkl")
-        with open(job, "wb") as f:
-            pickle.dump(
-                {
-                    "estimator": estimator,
-                    "X": X,
-                    "y": y,
-                    "layouts": layouts,
-                    "repeats": repeats,
-                    "folder": folder,
-                },
-                f,
+def _measure_baseline(estimator, X, y, libc, repeats, folder):
+    """Warm-up, then readings of an empty call and of the narrow-X baseline.
+
+    An estimator that cannot fit the narrow X (it needs more columns) gets no
+    baseline: nothing is subtracted from its readings.
+    """
+    columns = _baseline_columns(X.shape[1])
+    step = max(1, X.shape[0] // _WARM_UP_ROWS)
+    y_few = None if y is None else np.asarray(y)[::step]
+    baseline = {"fit": [], "predict": []}
+    try:
+        if not columns:
+            raise ValueError("no column to spare")
+        narrow = memmap(X[:, :columns], folder=folder)
+        # The first fit loads thread pools and caches: not measured.
+        _measure_calls(estimator, narrow[::step], y_few, libc, 1)
+        baseline = _measure_calls(estimator, narrow, y, libc, repeats)
+    except Exception:
+        _measure_calls(estimator, memmap(X[::step], folder=folder), y_few, libc, 1)
+        columns = 0
+    noop = [_measure(lambda: None, libc) for _ in range(repeats)]
+    return {"baseline": baseline, "baseline_columns": columns, "noop": noop}
+
+
+def _measure_in_subprocess(job):
+    """Run _measure_layouts in ``python -m skmemmap._audit`` on a pickled job.
+
+    The child's stderr is read as it comes, so that its progress lines reach
+    this process's ``sys.stderr`` (a notebook's, too) while it measures. An
+    exception raised by the estimator in the child is pickled back and
+    re-raised here.
+    """
+    with tempfile.TemporaryDirectory(dir=job["folder"]) as tmp:
+        path = os.path.join(tmp, "job.pkl")
+        with open(path, "wb") as f:
+            pickle.dump(job, f)
+        proc = subprocess.Popen(
+            # -c rather than -m: skmemmap/__init__ imports this module already
+            [sys.executable, "-c", _CHILD, path],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=child_env(),
+        )
+        tail = b""
+        while chunk := os.read(proc.stderr.fileno(), 4096):
+            if job["verbose"]:
+                sys.stderr.write(chunk.decode(errors="replace"))
+                sys.stderr.flush()
+            tail = (tail + chunk)[-3000:]
+        proc.stderr.close()
+        returncode = proc.wait()
+        if os.path.exists(path + ".error"):
+            with open(path + ".error", "rb") as f:
+                raise pickle.load(f)
+        if returncode != 0:
+            raise RuntimeError(
+                f"The audit subprocess failed (exit {returncode}):\n"
+                f"{tail.decode(errors='replace')}"
             )
-        run_module("skmemmap._audit", job, what="The audit subprocess")
-        with open(job + ".json") as f:
+        with open(path + ".json") as f:
             return json.load(f)
 
 
-def _least(readings):
-    """Smallest reading of each quantity over repeated measurements."""
-    return [
-        None if any(v is None for v in values) else min(values)
-        for values in zip(*readings, strict=True)
-    ]
+_CHILD = "import sys; from skmemmap._audit import _main; _main(sys.argv[1])"
 
 
-def _audit_layout(estimator, X, y, libc, repeats):
-    reference_nbytes = X.nbytes
-    order = "F" if np.isfortran(X) else "C"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fits, predicts = [], []
-        for _ in range(max(1, repeats)):
-            model = clone(estimator)
-            fits.append(_measure(lambda m=model: m.fit(X, y), libc)[1:])
-            method = _predict_method(model)
-            if method is not None:
-                call = getattr(model, method)
-                predicts.append(_measure(lambda c=call: c(X), libc)[1:3])
-        fit_tm, fit_anon, fit_s = _least(fits)
-        pred_tm, pred_anon = _least(predicts) if predicts else (None, None)
-
-    def ratio(value):
-        return None if value is None else value / reference_nbytes
-
-    def worst(a, b):
-        values = [v for v in (a, b) if v is not None]
-        return max(values) / reference_nbytes if values else None
-
-    return {
-        "layout": layout_name(X.dtype, order),
-        "fit_x": worst(fit_tm, fit_anon),
-        "fit_tracemalloc_x": ratio(fit_tm),
-        "fit_anon_x": ratio(fit_anon),
-        "fit_seconds": fit_s,
-        "predict_method": method,
-        "predict_x": worst(pred_tm, pred_anon),
-        "predict_tracemalloc_x": ratio(pred_tm),
-        "predict_anon_x": ratio(pred_anon),
-    }
-
-
-if __name__ == "__main__":
-    with open(sys.argv[1], "rb") as f:
+def _main(path):
+    with open(path, "rb") as f:
         job = pickle.load(f)
-    rows = _measure_layouts(
-        job["estimator"],
-        job["X"],
-        job["y"],
-        job["layouts"],
-        job["repeats"],
-        job["folder"],
-    )
-    with open(sys.argv[1] + ".json", "w") as f:
-        json.dump(rows, f)
+    try:
+        result = _measure_layouts(**job)
+    except Exception as exc:
+        try:
+            data = pickle.dumps(exc)
+        except Exception:
+            raise exc from None
+        with open(path + ".error", "wb") as f:
+            f.write(data)
+        return
+    with open(path + ".json", "w") as f:
+        json.dump(result, f)

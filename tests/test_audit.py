@@ -26,7 +26,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeRegressor
 
-from skmemmap import audit, layout_for
+from skmemmap import audit, layout_for, own_copies
 
 # One fast instance per registry entry (trees, coordinate descent, C-order
 # linear models, libsvm/liblinear, neighbours, clustering, decompositions and
@@ -53,6 +53,16 @@ REGISTRY_SAMPLE = [
     GaussianNB(),
 ]
 
+# Own copies the audit measures (x X, float64 C, the sizes below) that the
+# registry's own_copies() does not have (yet): the registry entry is wrong for
+# scikit-learn 1.9.1, and the lead owns it. The test pins the measurement and
+# fails once the registry is fixed, so that the entry here is then removed.
+MEASURED_NOT_IN_REGISTRY = {
+    "LinearSVC": 2.2,  # liblinear's 16-bytes-per-value copy, RssAnon only
+    "SVC": 1.0,  # libsvm's support vectors (all rows here), tracemalloc only
+    "MiniBatchKMeans": 0.3,  # the registry gives it _BaseKMeans' 2x
+}
+
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("estimator", REGISTRY_SAMPLE, ids=lambda e: type(e).__name__)
@@ -61,8 +71,47 @@ def test_audit_agrees_with_registry(estimator):
     # a 2 MB X: measure the clustering estimators on 9 MB.
     clustering = isinstance(estimator, (KMeans, MiniBatchKMeans))
     result = audit(estimator, n_samples=20_000 if clustering else 4000, n_features=60)
+    assert result.measurable, str(result)  # else nothing would be checked
     assert result.agrees is True, str(result)
     assert result.registry_layout == layout_for(estimator).describe()
+    # Own copies: the float64 C row against own_copies(), within 0.35x or 25%.
+    name = type(estimator).__name__
+    assert result.registry_own_copy_x == own_copies(estimator)[0]
+    if name in MEASURED_NOT_IN_REGISTRY:
+        (row,) = [r for r in result.rows if r["layout"] == "float64 C"]
+        assert row["fit_x"] == pytest.approx(MEASURED_NOT_IN_REGISTRY[name], abs=0.35)
+        assert result.own_copies_agree is False, str(result)
+    else:
+        assert result.own_copies_agree is True, str(result)
+
+
+def test_small_audit_says_no_measurable_copy():
+    """The forest's trees are many times X at 5000 x 20: not a copy of X."""
+    result = audit(
+        RandomForestClassifier(n_estimators=20), n_samples=5000, n_features=20
+    )
+    text = str(result)
+    assert result.model_kept_mb["fit"] > 2 * result.x_nbytes / 2**20, text
+    assert result.own_copy_x is None, text
+    assert "Own copies no layout avoids: no measurable copy" in text
+    assert result.agrees in (True, None) and "DISAGREES" not in text
+    by_layout = {r["layout"]: r for r in result.rows}
+    for name in ("float32 C", "float32 Fortran"):
+        assert by_layout[name]["fit_measurable"] is False, text
+        assert "~0" in next(line for line in text.splitlines() if name in line)
+    as_dict = json.loads(json.dumps(result.to_dict()))
+    assert as_dict["own_copy_x"] is None
+    assert as_dict["rows"][2]["fit_measurable"] is False
+
+
+def test_audit_of_tiny_x_says_nothing_is_measurable():
+    result = audit(Ridge(), n_samples=100, n_features=10, layouts=[("float64", "C")])
+    assert not result.measurable
+    assert result.agrees is None and result.own_copies_agree is None
+    assert result.suggested_n_samples > 100
+    text = str(result)
+    assert "X is too small" in text and "nothing to check" in text
+    assert f"--n-samples {result.suggested_n_samples}" in text
 
 
 def test_audit_of_layout_keeping_estimator_has_nothing_to_check():
@@ -94,24 +143,41 @@ def test_audit_measures_conversion_copies():
     by_layout = {r["layout"]: r for r in result.rows}
     assert by_layout["float64 C"]["fit_x"] < 0.25
     assert by_layout["float64 Fortran"]["fit_x"] > 0.9  # converted to C
+    assert by_layout["float64 Fortran"]["fit_measurable"] is True
     assert result.no_copy_layouts == ["float64 C", "float32 C"]
 
 
 def test_audit_result_table_and_dict():
-    result = audit(Ridge(), n_samples=2000, n_features=20)
+    result = audit(Ridge(), n_samples=4000, n_features=40)
     text = str(result)
     for needle in ("float64 C", "float32 Fortran", "Own copies", "layout_for"):
         assert needle in text
     as_dict = json.loads(json.dumps(result.to_dict()))
-    assert as_dict["x_shape"] == [2000, 20]
+    assert as_dict["x_shape"] == [4000, 40]
     assert len(as_dict["rows"]) == 4
-    assert 1.7 < as_dict["own_copy_x"] < 2.5  # Ridge centers and copies: ~2x
+    assert as_dict["measurable"] is True
+    # Ridge centers and copies: ~2x of a float64 X, ~1.7x of a float32 one
+    (row,) = [r for r in as_dict["rows"] if r["layout"] == "float64 C"]
+    assert 1.7 < row["fit_x"] < 2.5
+    assert 1.5 < as_dict["own_copy_x"] < 2.5
+    assert as_dict["noise_floor_mb"]["fit"] < 0.25 * result.x_nbytes / 2**20
 
 
-def test_audit_on_user_data():
+def test_audit_on_user_data_with_progress(capsys):
     X = np.random.RandomState(0).standard_normal((1500, 10))
     y = X[:, 0] > 0
-    result = audit(LogisticRegression(), X, y, layouts=[(np.float32, "C")])
+    result = audit(LogisticRegression(), X, y, layouts=[(np.float32, "C")], verbose=1)
     assert [r["layout"] for r in result.rows] == ["float32 C"]
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("audit: LogisticRegression baseline on X[:, :2]... ")
+    assert lines[1].startswith("audit: LogisticRegression float32 C fit and predict")
+    assert all(line.endswith(" s") for line in lines) and len(lines) == 2
+    audit(LogisticRegression(), X, y, layouts=[(np.float32, "C")])
+    assert capsys.readouterr().err == ""  # verbose=0 is silent
     with pytest.raises(ValueError, match="2-D"):
         audit(LogisticRegression(), X[:, 0])
+
+
+def test_audit_reraises_the_estimators_error():
+    with pytest.raises(ValueError, match="'alpha' parameter of Ridge"):
+        audit(Ridge(alpha=-1), n_samples=200, n_features=5)

@@ -46,36 +46,48 @@ def test_info():
 def test_audit_command():
     # 4000 x 60 float64 (1.8 MB): a copy stands well above measurement noise.
     proc = _run(
-        "audit",
-        "sklearn.linear_model.Ridge(alpha=0.5)",
-        "--n-samples",
-        "4000",
-        "--n-features",
-        "60",
+        "audit", "Ridge(alpha=0.5)", "--n-samples", "4000", "--n-features", "60"
     )
     assert proc.returncode == 0, proc.stderr
     assert "Audit of Ridge(alpha=0.5)" in proc.stdout
     assert "skmemmap.layout_for: float64 or float32 C (agrees)" in proc.stdout
+    # progress on stderr, one line per step, each with its time
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("audit: Ridge baseline on X[:, :4]... ")
+    assert [line.split("... ")[0] for line in lines[1:]] == [
+        f"audit: Ridge {layout} fit and predict"
+        for layout in ("float64 C", "float64 Fortran", "float32 C", "float32 Fortran")
+    ]
+    assert all(line.endswith(" s") for line in lines)
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("Ridge", "dotted class path"),
-        ("sklearn.linear_model.NoSuchModel", "Cannot import"),
-        ("sklearn.linear_model.Ridge(alpha=__import__('os'))", "literal values"),
+        ("Ridge(bogus=1)", "Ridge() got an unexpected keyword argument 'bogus'"),
+        ("NoSuchModel", "unknown estimator 'NoSuchModel'"),
+        ("Ridg", "did you mean Ridge or RidgeCV?"),
+        ("sklearn.linear_model.NoSuchModel", "cannot import"),
+        ("Ridge(alpha=", "cannot read 'Ridge(alpha='"),
+        ("Ridge(alpha=__import__('os'))", "only literal values"),
+        ("sklearn.utils.Bunch", "is not an estimator class"),
+        ("Ridge(alpha=-1)", "The 'alpha' parameter of Ridge must be"),
     ],
 )
 def test_audit_command_rejects_bad_estimators(text, message):
-    proc = _run("audit", text)
-    assert proc.returncode != 0
-    assert message in proc.stderr
+    proc = _run("audit", text, "--n-samples", "200", "--n-features", "5")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert errors == [f"skmemmap audit: error: {errors[0].split(': ', 2)[2]}"]
+    assert message in errors[0]
 
 
 def test_build_estimator():
     est = _build_estimator("sklearn.linear_model.Lasso(alpha=0.1, max_iter=5)")
     assert type(est).__name__ == "Lasso" and est.alpha == 0.1 and est.max_iter == 5
     assert type(_build_estimator("sklearn.svm.SVC")).__name__ == "SVC"
+    assert _build_estimator("Ridge(alpha=2)").alpha == 2  # scikit-learn's names
 
 
 def test_bench_small(tmp_path):
