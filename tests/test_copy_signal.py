@@ -152,13 +152,15 @@ def test_a_report_warns_about_copies_only_workers_saw(folder):
 
 
 def test_an_error_filter_fails_the_search_in_the_worker(folder):
-    X, y = _data()
-    with skmemmap.config_context(gather_nbytes="100K"):
-        X_mm = skmemmap.memmap(X)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", CopyWarning)
-            with pytest.raises(CopyWarning, match="Non-contiguous rows of X copied"):
-                _grid_search(KFold(5), error_score="raise").fit(X_mm, y)
+    X, y = _data(20_000)  # middle training sets of 2.4 MB: worth a warning
+    X_mm = skmemmap.memmap(X)
+    search = GridSearchCV(
+        Ridge(), {"alpha": [1.0]}, cv=KFold(5), n_jobs=2, error_score="raise"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CopyWarning)
+        with pytest.raises(CopyWarning, match="Non-contiguous rows of X copied"):
+            search.fit(X_mm, y)
 
 
 def test_small_copies_are_recorded_not_warned(folder):

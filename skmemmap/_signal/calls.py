@@ -414,7 +414,10 @@ def emit(event, *, folder=None, channel=None, on_copy="warn"):
             if target:
                 append_event(target, event)
         # Nothing is printed in a worker; a warning filter set to "error" (which
-        # scikit-learn forwards to its workers) still fails the fit.
+        # scikit-learn forwards to its workers) still fails the fit, for a
+        # copy large enough to be warned about by itself.
+        if event.quiet or (event.kind == COPY and event.nbytes < _warn_nbytes()):
+            return
         category = LayoutWarning if event.kind == LAYOUT else CopyWarning
         with warnings.catch_warnings(record=True):
             warnings.warn(event.message(), category, stacklevel=2)
@@ -444,6 +447,10 @@ def emit(event, *, folder=None, channel=None, on_copy="warn"):
             STATE.layouts_warned.add(event.key)
         category = LayoutWarning if event.kind == LAYOUT else CopyWarning
         warn_at_user(event.message(), category)
+
+
+def _warn_nbytes():
+    return get_config()["warn_nbytes"]
 
 
 def channel_folder():
