@@ -32,14 +32,20 @@ import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 try:
     import skmemmap  # noqa: F401
 except ImportError:  # run from a source checkout without installing
-    sys.path.insert(0, ROOT)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from skmemmap._bench import WORKLOADS, exit_on_sigterm, format_table, run_bench
+from skmemmap._bench import (
+    WORKLOADS,
+    exit_on_sigterm,
+    format_table,
+    report_checks,
+    run_bench,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 COMMAND = "python benchmarks/kfold_memory.py"
 WORKLOAD = "rf6"
@@ -148,11 +154,7 @@ def main(argv=None):
         with open(args.headline, "w") as f:
             json.dump(headline(results), f, indent=1)
             f.write("\n")
-    failed = False
-    for name, ok, detail in checks:
-        failed |= not ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
-    return 1 if failed else 0
+    return report_checks(checks)
 
 
 if __name__ == "__main__":

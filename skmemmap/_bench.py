@@ -18,11 +18,17 @@ worker of one run leaks into the next. Inside it:
    as ``workers_bytes``, the same for both sides) are not counted, so the
    table compares what the data costs.
 3. the workload runs under a :class:`~skmemmap.MemoryMonitor` that sees the
-   process and all its workers. Memory is the process tree's PSS with
-   ``/dev/shm`` swapped in for its mapped part (joblib's automatic memmapping
-   puts the plain X there: RAM in nobody's RSS until mapped), so every byte
-   of RAM the run adds is counted once. Pages of skmemmap's files that the
-   run reads count too: the comparison is conservative for skmemmap.
+   process and all its workers. Two memory figures: *committed*, the
+   anonymous memory of the tree plus ``/dev/shm`` (joblib's automatic
+   memmapping puts the plain X there: RAM in nobody's RSS until mapped), the
+   RAM only swap could free; and PSS with ``/dev/shm`` swapped in for its
+   mapped part, so every byte of RAM the run maps is counted once. Pages of
+   skmemmap's files that the run reads count in PSS: conservative for
+   skmemmap. *disk* is what skmemmap's sibling and gather files hold at the
+   end (:func:`skmemmap._disk.disk_usage`).
+
+:func:`run_bench` also runs every pair at ``baseline_rows`` rows and gives
+each full run its X-proportional figures (full minus small, over X's size).
 
 The subprocess prints one JSON line; the parent prints the table.
 """
@@ -646,6 +652,13 @@ def _int_list(text, name):
     if not values or min(values) < 1:
         raise SystemExit(f"--{name} takes positive integers, got {text!r}")
     return values
+
+
+def report_checks(checks):
+    """Print one PASS/FAIL line per ``(name, ok, detail)``; 1 if one failed."""
+    for name, ok, detail in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    return 0 if all(ok for _, ok, _ in checks) else 1
 
 
 def exit_on_sigterm():
