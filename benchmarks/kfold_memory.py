@@ -39,6 +39,7 @@ except ImportError:  # run from a source checkout without installing
 
 from skmemmap._bench import (
     WORKLOADS,
+    committed,
     exit_on_sigterm,
     format_table,
     report_checks,
@@ -64,12 +65,12 @@ def check(results):
         return run[mode, j, k]["xprop"][key]
 
     for j, k in ((1, 5), (2, 5), (2, 2)):
-        c = xp("skmemmap", j, k, "peak_committed_bytes")
+        c = committed(run["skmemmap", j, k], xprop=True)
         checks.append(
             (
                 f"folds={k} n_jobs={j}: skmemmap committed <= {COMMITTED_MAX} X",
                 c <= COMMITTED_MAX,
-                f"{c:.3f} X (plain {xp('plain', j, k, 'peak_committed_bytes'):.2f} X)",
+                f"{c:.3f} X (plain {committed(run['plain', j, k], xprop=True):.2f} X)",
             )
         )
     for j, share in PSS_SHARE.items():
@@ -106,14 +107,14 @@ def headline(results):
     """The one number the docs quote: 5 folds, n_jobs=2, X-proportional committed."""
     run = {(r["mode"], r["n_jobs"], r["folds"]): r for r in results["runs"]}
     n, d = results["shape"]
-    key = "peak_committed_bytes"
-    plain_x = run["plain", 2, 5]["xprop"][key]
-    skm_x = run["skmemmap", 2, 5]["xprop"][key]
+    plain_x = committed(run["plain", 2, 5], xprop=True)
+    skm_x = committed(run["skmemmap", 2, 5], xprop=True)
     return {
         "workload": f"{WORKLOADS[WORKLOAD]} (cv=5, n_jobs=2), X = {n:,} x {d} "
         f"float64 ({results['x_nbytes'] / 2**20:.0f} MB)",
         "measure": "X-proportional committed extra: peak anonymous memory of the "
-        "process tree plus /dev/shm, the search at full size minus the same at "
+        "process tree plus its /dev/shm files (none for skmemmap), the search at "
+        "full size minus the same at "
         f"{results['baseline_rows']:,} rows, in copies of X",
         "plain_x": round(plain_x, 3),
         "skmemmap_x": round(skm_x, 3),
@@ -133,15 +134,25 @@ def main(argv=None):
         "--headline", default=os.path.join(ROOT, "doc", "_static", "headline.json")
     )
     parser.add_argument("--folder", default=None)
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        default=None,
+        help="check and report results measured before, instead of measuring",
+    )
     args = parser.parse_args(argv)
     exit_on_sigterm()
-    results = run_bench(
-        n_samples=args.n_samples,
-        n_features=args.n_features,
-        combos=COMBOS,
-        folder=args.folder,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    if args.from_json:
+        with open(args.from_json) as f:
+            results = json.load(f)
+    else:
+        results = run_bench(
+            n_samples=args.n_samples,
+            n_features=args.n_features,
+            combos=COMBOS,
+            folder=args.folder,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
     print(format_table(results))
     checks = check(results)
     results["checks"] = [

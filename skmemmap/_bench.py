@@ -388,6 +388,21 @@ def _pairs(results):
     ]
 
 
+def committed(run, xprop=False):
+    """A run's committed memory: bytes, or copies of X with ``xprop``.
+
+    The /dev/shm part of the monitor's reading is system-wide: on a shared
+    machine, other jobs' joblib folders appear in it. skmemmap writes nothing
+    to /dev/shm (its files go to the temporary folder, on disk, and its
+    arrays pickle by reference), so its committed memory is its anonymous
+    memory, read per process. Plain scikit-learn's joblib copy of X at
+    ``n_jobs > 1`` does live in /dev/shm, so its reading keeps /dev/shm.
+    """
+    skm = run.get("mode") == "skmemmap" and run.get("peak_anon_bytes") is not None
+    key = "peak_anon_bytes" if skm else "peak_committed_bytes"
+    return run.get("xprop", {}).get(key) if xprop else run.get(key)
+
+
 def noise_bytes(x_nbytes):
     """Below this, a memory figure is measurement noise, not a denominator.
 
@@ -426,7 +441,7 @@ def format_table(results):
     def side(r):
         return (
             f"{_mb(r['peak_bytes'])} {_xx(r['peak_bytes'] / x_nbytes)} "
-            f"{_mb(r.get('peak_committed_bytes'))} {_mb(r.get('disk_bytes'))} "
+            f"{_mb(committed(r))} {_mb(r.get('disk_bytes'))} "
             f"{r['seconds']:>6.1f}"
         )
 
@@ -444,7 +459,7 @@ def format_table(results):
         lines.append(
             f"{w:<8} {j:>6} {k:>5} | {side(p)} | {side(s)} | "
             f"{ratio_text(p['peak_bytes'], s['peak_bytes'], noise)} "
-            f"{ratio_text(p.get('peak_committed_bytes'), s.get('peak_committed_bytes'), noise)} "  # noqa: E501
+            f"{ratio_text(committed(p), committed(s), noise)} "
             f"{ratio_text(p['seconds'], s['seconds'], 1e-9, digits=2)}"
         )
     metric = results["runs"][0]["metric"].upper() if results["runs"] else "PSS"
@@ -453,7 +468,9 @@ def format_table(results):
         f"PSS: {metric} with /dev/shm counted once (shared file pages divided "
         f"among the processes mapping them), also as copies of X (xX). commit: "
         f"anonymous memory plus /dev/shm (RAM only swap could free; file pages "
-        f"left out). disk: skmemmap's sibling and gather files at the end of "
+        f"left out; skmemmap's is its anonymous memory: it writes nothing to "
+        f"/dev/shm, and the /dev/shm reading is system-wide). disk: skmemmap's "
+        f"sibling and gather files at the end of "
         f"the run. Ratios divide plain by skmemmap; '-' where skmemmap's figure "
         f"is under {noise / 2**20:.0f} MB (noise). Time in seconds."
     )
@@ -476,11 +493,11 @@ def _format_xprop(results, pairs):
         px, sx = p.get("xprop", {}), s.get("xprop", {})
         lines.append(
             f"{w:<8} {j:>6} {k:>5} | {_xx(px.get('peak_bytes'))} "
-            f"{_xx(px.get('peak_committed_bytes'), 6, 2)} | "
-            f"{_xx(sx.get('peak_bytes'))} {_xx(sx.get('peak_committed_bytes'), 6, 2)} "
+            f"{_xx(committed(p, True), 6, 2)} | "
+            f"{_xx(sx.get('peak_bytes'))} {_xx(committed(s, True), 6, 2)} "
             f"{_xx(sx.get('disk_bytes'))} | "
             f"{ratio_text(px.get('peak_bytes'), sx.get('peak_bytes'), noise)} "
-            f"{ratio_text(px.get('peak_committed_bytes'), sx.get('peak_committed_bytes'), noise)}"  # noqa: E501
+            f"{ratio_text(committed(p, True), committed(s, True), noise)}"
         )
     lines.append(
         f"X-proportional: the run at full size minus the same run at {rows} rows, "
@@ -506,6 +523,9 @@ def _import_pyplot():
 
 def _measure(run, key, x_nbytes):
     """A run's figure in copies of X: X-proportional if measured, else raw."""
+    if key == "peak_committed_bytes":
+        value = committed(run, xprop="xprop" in run)
+        return value if "xprop" in run else value / x_nbytes
     if "xprop" in run and key in run["xprop"]:
         return run["xprop"][key]
     return run[key] / x_nbytes
