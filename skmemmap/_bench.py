@@ -392,14 +392,16 @@ def committed(run, xprop=False):
     """A run's committed memory: bytes, or copies of X with ``xprop``.
 
     The /dev/shm part of the monitor's reading is system-wide: on a shared
-    machine, other jobs' joblib folders appear in it. skmemmap writes nothing
-    to /dev/shm (its files go to the temporary folder, on disk, and its
-    arrays pickle by reference), so its committed memory is its anonymous
-    memory, read per process. Plain scikit-learn's joblib copy of X at
-    ``n_jobs > 1`` does live in /dev/shm, so its reading keeps /dev/shm.
+    machine, other jobs' joblib folders appear in it. Runs that put nothing
+    in /dev/shm count only their anonymous memory, read per process:
+    skmemmap (its files go to the temporary folder, on disk, and its arrays
+    pickle by reference) and plain scikit-learn at ``n_jobs=1`` (joblib
+    memmaps nothing without workers). Plain scikit-learn's joblib copy of X
+    at ``n_jobs > 1`` does live in /dev/shm: its reading keeps /dev/shm.
     """
-    skm = run.get("mode") == "skmemmap" and run.get("peak_anon_bytes") is not None
-    key = "peak_anon_bytes" if skm else "peak_committed_bytes"
+    own_shm = run.get("mode") == "plain" and run.get("n_jobs", 1) > 1
+    anon = run.get("peak_anon_bytes") is not None
+    key = "peak_anon_bytes" if anon and not own_shm else "peak_committed_bytes"
     return run.get("xprop", {}).get(key) if xprop else run.get(key)
 
 
@@ -468,8 +470,9 @@ def format_table(results):
         f"PSS: {metric} with /dev/shm counted once (shared file pages divided "
         f"among the processes mapping them), also as copies of X (xX). commit: "
         f"anonymous memory plus /dev/shm (RAM only swap could free; file pages "
-        f"left out; skmemmap's is its anonymous memory: it writes nothing to "
-        f"/dev/shm, and the /dev/shm reading is system-wide). disk: skmemmap's "
+        f"left out; the /dev/shm reading is system-wide, so runs that write "
+        f"nothing there, skmemmap's and plain n_jobs=1, count anonymous memory "
+        f"only). disk: skmemmap's "
         f"sibling and gather files at the end of "
         f"the run. Ratios divide plain by skmemmap; '-' where skmemmap's figure "
         f"is under {noise / 2**20:.0f} MB (noise). Time in seconds."
