@@ -9,7 +9,8 @@ Reads, in ``doc/_static`` (each written by the command in brackets):
   folds) and ``bench_table.txt``;
 * ``bench_folds.json`` (``python -m skmemmap bench --workloads rf --n-jobs 2
   --folds 2,3,4,5,6,7,8,9,10 --json doc/_static/bench_folds.json``)
-  -> ``kfold.png`` (memory and disk against k) and ``bench_folds_table.txt``;
+  -> ``kfold.png`` (memory and disk against k) and ``bench_folds_table.txt``
+  (from ``bench.json``'s folds if this file is missing);
 * ``kfold_memory.json`` (``python benchmarks/kfold_memory.py``)
   -> ``kfold_memory.txt`` (its table and PASS/FAIL lines).
 
@@ -55,8 +56,10 @@ def main():
         print("wrote doc/_static/bench.png")
     folds = _load("bench_folds.json")
     if folds is not None:
-        plot_kfold(folds, os.path.join(STATIC, "kfold.png"))
         _write("bench_folds_table.txt", format_table(folds))
+    folds = folds or bench  # else k = 2, 5, 10 from bench.json
+    if folds is not None:
+        plot_kfold(folds, os.path.join(STATIC, "kfold.png"))
         print("wrote doc/_static/kfold.png")
     kfold = _load("kfold_memory.json")
     if kfold is not None:

@@ -119,7 +119,9 @@ def headline(results):
         "plain_x": round(plain_x, 3),
         "skmemmap_x": round(skm_x, 3),
         "ratio": round(plain_x / skm_x, 1) if skm_x > 0 else None,
-        "command": COMMAND,
+        "command": COMMAND
+        + ("" if n == 100_000 else f" --n-samples {n}")
+        + ("" if d == 400 else f" --n-features {d}"),
     }
 
 

@@ -568,7 +568,7 @@ def plot_results(results, path):
         else "above the start"
     )
     axes[0].set_title(
-        f"Peak extra memory, {what}; X = {results['shape'][0]:,} x "
+        f"Peak extra memory, {what}\nX = {results['shape'][0]:,} x "
         f"{results['shape'][1]} float64 ({x_nbytes / 2**20:.0f} MB)",
         fontsize=10,
     )
