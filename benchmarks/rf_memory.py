@@ -29,7 +29,7 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from skmemmap._bench import exit_on_sigterm, format_table, run_bench
+from skmemmap._bench import exit_on_sigterm, format_table, report_checks, run_bench
 
 # Two runs of the same search on this 2-core machine differ by up to ~10% in
 # wall time; a difference below that is not a slowdown.
@@ -87,11 +87,7 @@ def main(argv=None):
             f"interpreter {interpreter / 2**20:.0f} MB",
         ),
     ]
-    failed = False
-    for name, ok, detail in checks:
-        failed |= not ok
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
-    return 1 if failed else 0
+    return report_checks(checks)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def _file_key(path, st):
 def _short_hash(*parts):
     h = hashlib.sha1()
     for part in parts:
-        h.update(part if isinstance(part, bytes) else repr(part).encode())
+        h.update(part if isinstance(part, (bytes, memoryview)) else repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()[:16]
 
@@ -164,6 +164,58 @@ class _MappedFile:
             self.family if cleanup_family else None,
             os.getpid(),
         )
+
+    # The mapping belongs to the arrays that use it, not to this object:
+    # views, whose base chain holds the np.memmap, keep it alive; this object
+    # keeps only a weak reference. A file that only serves as the parent of
+    # a sibling or a gather (the float64 source once its float32 sibling is
+    # made) thus stays open for its lifetime and cleanup, but not mapped:
+    # its pages leave this process's page tables with its last view, and it
+    # is mapped again on demand. While any view lives, ``array`` is that same
+    # mapping, so byte offsets against ``start`` stay valid.
+    _array_ref = None
+
+    @property
+    def array(self):
+        """The whole file as an :class:`numpy.memmap` (mapped now if unmapped)."""
+        arr = None if self._array_ref is None else self._array_ref()
+        if arr is None:
+            arr = np.memmap(
+                self.path,
+                dtype=self.dtype,
+                mode=self.mode,
+                offset=self.offset,
+                shape=self.shape,
+                order="F" if self.fortran else "C",
+            )
+            self._array_ref = weakref.ref(arr)
+        return arr
+
+    @array.setter
+    def array(self, value):
+        self._array_ref = weakref.ref(value)
+
+    @property
+    def _bytes(self):
+        return self.array.reshape(-1, order="A").view(np.uint8)
+
+    @_bytes.setter
+    def _bytes(self, value):
+        pass  # derived from ``array`` whenever needed
+
+    @property
+    def start(self):
+        """Address of the first data byte in the current mapping."""
+        return self.array.__array_interface__["data"][0]
+
+    @start.setter
+    def start(self, value):
+        pass  # derived from ``array`` whenever needed
+
+    @property
+    def is_mapped(self):
+        """Whether some array in this process still maps the file."""
+        return self._array_ref is not None and self._array_ref() is not None
 
     @property
     def gather_nbytes(self):
@@ -694,13 +746,19 @@ def _split_row_key(key):
 
 
 def _gather(view, idx):
-    """Write ``view[idx]`` to a file keyed by the view and selection; map it."""
+    """Write ``view[idx]`` to a file keyed by the view and selection; map it.
+
+    The rows are written in blocks of at most ``BLOCK_BYTES``, so the memory
+    a gather uses does not grow with X. Afterwards the pages it read are
+    dropped from this process's page tables (see :func:`_drop_pages`).
+    """
     mapped = view._skm_file
     # Keep the view's own memory order (as numpy's "K"): the rows of a Fortran
     # file, whole or sliced, gather into a Fortran file.
     fortran = view.ndim > 1 and abs(view.strides[0]) < abs(view.strides[1])
     order = "F" if fortran else "C"
     byte_offset = view.__array_interface__["data"][0] - mapped.start
+    idx = np.ascontiguousarray(idx, dtype=np.intp)
     name = _short_hash(
         mapped.key,
         byte_offset,
@@ -708,22 +766,40 @@ def _gather(view, idx):
         view.strides,
         view.dtype.str,
         order,
-        idx.tobytes(),
+        memoryview(idx).cast("B"),  # hashed in place, not copied to bytes
     )
     path = os.path.join(mapped.cache_folder, f"{mapped.family}.gather-{name}.npy")
     shape = (idx.size, *view.shape[1:])
-    plain = view.view(np.ndarray)
+    written = _write_npy_once(
+        path, _row_taker(view.view(np.ndarray), idx, order), shape, view.dtype, order
+    )
+    if written:
+        _drop_pages(mapped)
+    return open_derived(mapped, path).full(), written
+
+
+def _row_taker(src, idx, order):
+    """``get_block`` for :func:`write_blocks` writing ``src[idx]`` in ``order``.
+
+    A Fortran block is filled column by column with ``np.take`` (each column
+    of a Fortran file is one contiguous run), into the block itself: no
+    C-ordered intermediate as large as the block.
+    """
+    if src.ndim == 1:
+        return lambda rows, cols: src[idx[rows]]
+    if order == "C":
+        return lambda rows, cols: src[idx[rows], cols]
 
     def get_block(rows, cols):
-        return plain[idx[rows]] if cols is None else plain[idx[rows]][:, cols]
+        take = idx[rows]
+        columns = src[:, cols]
+        block = np.empty((take.size, columns.shape[1]), src.dtype, order="F")
+        for j in range(columns.shape[1]):
+            # mode="clip": idx is already checked; "raise" would buffer ``out``.
+            np.take(columns[:, j], take, out=block[:, j], mode="clip")
+        return block
 
-    if order == "F":
-
-        def get_block(rows, cols):
-            return plain[:, cols][idx]
-
-    written = _write_npy_once(path, get_block, shape, view.dtype, order)
-    return open_derived(mapped, path).full(), written
+    return get_block
 
 
 def _write_npy_once(path, get_block, shape, dtype, order, src_itemsize=0):

@@ -18,11 +18,17 @@ worker of one run leaks into the next. Inside it:
    as ``workers_bytes``, the same for both sides) are not counted, so the
    table compares what the data costs.
 3. the workload runs under a :class:`~skmemmap.MemoryMonitor` that sees the
-   process and all its workers. Memory is the process tree's PSS with
-   ``/dev/shm`` swapped in for its mapped part (joblib's automatic memmapping
-   puts the plain X there: RAM in nobody's RSS until mapped), so every byte
-   of RAM the run adds is counted once. Pages of skmemmap's files that the
-   run reads count too: the comparison is conservative for skmemmap.
+   process and all its workers. Two memory figures: *committed*, the
+   anonymous memory of the tree plus ``/dev/shm`` (joblib's automatic
+   memmapping puts the plain X there: RAM in nobody's RSS until mapped), the
+   RAM only swap could free; and PSS with ``/dev/shm`` swapped in for its
+   mapped part, so every byte of RAM the run maps is counted once. Pages of
+   skmemmap's files that the run reads count in PSS: conservative for
+   skmemmap. *disk* is what skmemmap's sibling and gather files hold at the
+   end (:func:`skmemmap._disk.disk_usage`).
+
+:func:`run_bench` also runs every pair at ``baseline_rows`` rows and gives
+each full run its X-proportional figures (full minus small, over X's size).
 
 The subprocess prints one JSON line; the parent prints the table.
 """
@@ -39,13 +45,16 @@ import numpy as np
 
 from skmemmap._utils import run_module
 
-__all__ = ["main_bench", "run_bench"]
+__all__ = ["main_bench", "plot_kfold", "plot_results", "run_bench"]
 
 WORKLOADS = {
     "rf": "GridSearchCV(RandomForestClassifier), 2 candidates",
     "logreg": "GridSearchCV(LogisticRegression), 2 candidates",
     "cvp": "cross_val_predict(ExtraTreesClassifier)",
+    # Issue 13's search: 6 trees of depth 6, whatever --quick says.
+    "rf6": "GridSearchCV(RandomForestClassifier(6 trees, depth 6)), 2 candidates",
 }
+DEFAULT_WORKLOADS = ("rf", "logreg", "cvp")
 # Default: 80 MB float64 X, large enough that copies dwarf the interpreters'
 # noise; the whole bench (24 runs) takes a few minutes on 2 cores. --quick:
 # 16 MB and the smallest models, about 2 minutes.
@@ -62,6 +71,9 @@ def _make_estimator(workload, quick):
     trees = 5 if quick else 10
     if workload == "rf":
         est = RandomForestClassifier(n_estimators=trees, max_depth=8, random_state=0)
+        return est, {"max_features": ["sqrt", 0.2]}
+    if workload == "rf6":
+        est = RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0)
         return est, {"max_features": ["sqrt", 0.2]}
     if workload == "logreg":
         return LogisticRegression(max_iter=30 if quick else 100), {"C": [0.1, 1.0]}
@@ -115,13 +127,29 @@ def _tree_ram():
 
 
 def _ram_series(monitor):
-    """Per-sample RAM of the tree: PSS without its /dev/shm part, plus /dev/shm."""
+    """Per-sample ``(time, ram, committed, anon)`` of the process tree.
+
+    ram: PSS without its /dev/shm part, plus /dev/shm (every page of RAM
+    once; file pages mapped by several processes shared among them).
+    committed: anonymous memory of the tree plus /dev/shm, the RAM that only
+    swap could reclaim (file pages, which the kernel can drop, left out).
+    """
     series = []
     for s in monitor.samples_:
         main = s.pss if s.pss is not None else s.rss
-        value = main - (s.pss_shmem or 0) + (s.shm_used or 0)
-        series.append((s.time, value, s.anon))
+        shm = s.shm_used or 0
+        value = main - (s.pss_shmem or 0) + shm
+        series.append((s.time, value, (s.anon or 0) + shm, s.anon))
     return series
+
+
+def _disk(X, spec, dtype, order):
+    """Disk skmemmap's files hold after the run, and the k-fold bound."""
+    import skmemmap
+    from skmemmap._disk import disk_usage, kfold_disk_bound
+
+    source = skmemmap.load(spec["x_path"])  # mapped, not read
+    return disk_usage(X), kfold_disk_bound(source, spec["folds"], dtype, order)
 
 
 def run_one(spec):
@@ -182,19 +210,28 @@ def run_one(spec):
                 score = float(search.best_score_)
             seconds = time.perf_counter() - t1
     series = _ram_series(monitor)
-    base_ram, base_anon = series[0][1], series[0][2] or 0
+    base_ram, base_committed = series[0][1], series[0][2]
+    base_anon = series[0][3] or 0
+    if spec["mode"] == "plain":
+        disk_bytes, disk_bound = 0, 0
+    else:
+        disk_bytes, disk_bound = _disk(X, spec, dtype, order)
     step = max(1, len(series) // 400)  # keep the JSON small
     return {
         **{k: spec[k] for k in ("workload", "mode", "n_jobs", "folds")},
+        "n_samples": int(X.shape[0]),
         "metric": monitor.metric,
-        "peak_bytes": max(v for _, v, _ in series) - base_ram,
-        "peak_anon_bytes": max((a or 0) for _, _, a in series) - base_anon,
+        "peak_bytes": max(v for _, v, _, _ in series) - base_ram,
+        "peak_committed_bytes": max(c for _, _, c, _ in series) - base_committed,
+        "peak_anon_bytes": max((a or 0) for _, _, _, a in series) - base_anon,
+        "disk_bytes": disk_bytes,
+        "disk_bound_bytes": disk_bound,
         "seconds": seconds,
         "setup_seconds": setup_seconds,
         "workers_bytes": workers_bytes,
         "x_resident_bytes": x_resident_bytes,
         "score": score,
-        "series": [[round(t, 3), v - base_ram] for t, v, _ in series[::step]],
+        "series": [[round(t, 3), v - base_ram] for t, v, _, _ in series[::step]],
     }
 
 
@@ -214,6 +251,7 @@ def _write_dataset(folder, n_samples, n_features, seed=0):
     from skmemmap._npy import header_bytes
 
     rng = np.random.RandomState(seed)
+    os.makedirs(folder, exist_ok=True)
     x_path = os.path.join(folder, "X.npy")
     w = rng.standard_normal(n_features)
     ys = []
@@ -231,6 +269,22 @@ def _write_dataset(folder, n_samples, n_features, seed=0):
     return x_path, y_path
 
 
+# The measures an X-proportional figure is computed for: the run at full size
+# minus the same run at ``baseline_rows`` rows, over X's size.
+XPROP_KEYS = ("peak_bytes", "peak_committed_bytes", "peak_anon_bytes", "disk_bytes")
+# Default size of the small run: large enough for every fold to have rows of
+# both classes, small enough that its data is noise next to the interpreters.
+BASELINE_ROWS = 1000
+
+
+def _x_proportional(full, small, x_nbytes):
+    return {
+        k: (full[k] - small[k]) / x_nbytes
+        for k in XPROP_KEYS
+        if full.get(k) is not None and small.get(k) is not None
+    }
+
+
 def run_bench(
     *,
     n_samples=None,
@@ -238,113 +292,226 @@ def run_bench(
     quick=False,
     workloads=None,
     n_jobs=(1, 2),
-    folds=(2, 5),
+    folds=(2, 5, 10),
     folder=None,
+    baseline_rows=BASELINE_ROWS,
+    combos=None,
     progress=print,
     timeout=1800,
 ):
     """Run every (workload, n_jobs, folds) with plain scikit-learn and skmemmap.
 
-    Returns a dict with ``x_nbytes``, ``shape`` and ``runs`` (one dict each).
+    Each pair runs interleaved (plain, then skmemmap), so both see the same
+    load on a shared machine. With ``baseline_rows``, each pair also runs at
+    that many rows first, and each full run gets ``xprop``: its memory and
+    disk minus the small run's, as multiples of X's size (what grows with X;
+    interpreters and the estimator's fixed buffers cancel out).
+
+    ``combos``: ``(workload, n_jobs, folds)`` triples to run instead of
+    every combination of ``workloads``, ``n_jobs`` and ``folds``.
+
+    Returns a dict with ``x_nbytes``, ``shape``, ``runs`` (one dict each)
+    and ``baseline_runs`` (the small runs, in the same order).
     """
     shape = QUICK_SHAPE if quick else DEFAULT_SHAPE
     n_samples, n_features = n_samples or shape[0], n_features or shape[1]
-    workloads = list(workloads or WORKLOADS)
+    if combos is not None:
+        workloads = list(dict.fromkeys(w for w, _, _ in combos))
+    workloads = list(workloads or DEFAULT_WORKLOADS)
     for w in workloads:
         if w not in WORKLOADS:
             raise ValueError(
                 f"Unknown workload {w!r}; choose from {sorted(WORKLOADS)}."
             )
-    combos = [
-        (w, j, k, m)
-        for w in workloads
-        for j in n_jobs
-        for k in folds
-        for m in ("plain", "skmemmap")
-    ]
-    runs = []
+    if baseline_rows and baseline_rows >= n_samples:
+        baseline_rows = 0  # X is already that small: no X-proportional figure
+    triples = combos or [(w, j, k) for w in workloads for j in n_jobs for k in folds]
+    combos = [(w, j, k, m) for w, j, k in triples for m in ("plain", "skmemmap")]
+    runs, small_runs = [], []
     with tempfile.TemporaryDirectory(prefix="skmemmap-bench-", dir=folder) as tmp:
         t0 = time.perf_counter()
         x_path, y_path = _write_dataset(tmp, n_samples, n_features)
+        if baseline_rows:
+            small_x, small_y = _write_dataset(
+                os.path.join(tmp, "small"), baseline_rows, n_features
+            )
         x_nbytes = n_samples * n_features * 8
         progress(
             f"Dataset: X {n_samples} x {n_features} float64 "
             f"({x_nbytes / 2**20:.0f} MB), written in "
-            f"{time.perf_counter() - t0:.1f} s; {len(combos)} runs, each in a "
-            f"fresh process"
+            f"{time.perf_counter() - t0:.1f} s; {len(combos)} runs"
+            + (f", each also at {baseline_rows} rows" if baseline_rows else "")
+            + ", each in a fresh process"
         )
-        for i, (w, j, k, m) in enumerate(combos, 1):
-            spec = {
-                "workload": w,
-                "mode": m,
-                "n_jobs": j,
-                "folds": k,
-                "x_path": x_path,
-                "y_path": y_path,
-                "quick": quick,
-                "folder": tmp,
-            }
-            result = _subprocess_run(spec, timeout)
-            runs.append(result)
-            progress(
-                f"[{i:>2}/{len(combos)}] {w:<6} n_jobs={j} folds={k} "
-                f"{m:<8} peak {result['peak_bytes'] / 2**20:8.0f} MB "
-                f"({result['peak_bytes'] / x_nbytes:4.1f}x X)  "
-                f"{result['seconds']:6.1f} s"
-            )
+        for i in range(0, len(combos), 2):
+            pair = combos[i : i + 2]
+            base = {"quick": quick, "folder": tmp}
+            keys = ("workload", "n_jobs", "folds", "mode")
+            if baseline_rows:
+                for combo in pair:
+                    spec = {**base, **dict(zip(keys, combo, strict=True))}
+                    spec.update(x_path=small_x, y_path=small_y)
+                    small_runs.append(_subprocess_run(spec, timeout))
+            for n, (w, j, k, m) in enumerate(pair, i + 1):
+                spec = {**base, **dict(zip(keys, (w, j, k, m), strict=True))}
+                spec.update(x_path=x_path, y_path=y_path)
+                result = _subprocess_run(spec, timeout)
+                if baseline_rows:
+                    small = small_runs[n - 1]
+                    result["xprop"] = _x_proportional(result, small, x_nbytes)
+                runs.append(result)
+                progress(
+                    f"[{n:>2}/{len(combos)}] {w:<6} n_jobs={j} folds={k} "
+                    f"{m:<8} PSS {result['peak_bytes'] / 2**20:7.0f} MB, "
+                    f"committed {result['peak_committed_bytes'] / 2**20:7.0f} MB, "
+                    f"disk {result['disk_bytes'] / 2**20:6.0f} MB "
+                    f"{result['seconds']:6.1f} s"
+                )
     return {
         "shape": [n_samples, n_features],
         "x_nbytes": x_nbytes,
         "quick": quick,
+        "baseline_rows": baseline_rows,
         "runs": runs,
+        "baseline_runs": small_runs,
     }
 
 
-def format_table(results):
-    """The side-by-side table: one row per (workload, n_jobs, folds)."""
-    x_nbytes = results["x_nbytes"]
+def _pairs(results):
     by_key = {}
     for r in results["runs"]:
         by_key.setdefault((r["workload"], r["n_jobs"], r["folds"]), {})[r["mode"]] = r
+    return [
+        (key, pair["plain"], pair["skmemmap"])
+        for key, pair in by_key.items()
+        if "plain" in pair and "skmemmap" in pair
+    ]
+
+
+def committed(run, xprop=False):
+    """A run's committed memory: bytes, or copies of X with ``xprop``.
+
+    The /dev/shm part of the monitor's reading is system-wide: on a shared
+    machine, other jobs' joblib folders appear in it. Runs that put nothing
+    in /dev/shm count only their anonymous memory, read per process:
+    skmemmap (its files go to the temporary folder, on disk, and its arrays
+    pickle by reference) and plain scikit-learn at ``n_jobs=1`` (joblib
+    memmaps nothing without workers). Plain scikit-learn's joblib copy of X
+    at ``n_jobs > 1`` does live in /dev/shm: its reading keeps /dev/shm.
+    """
+    own_shm = run.get("mode") == "plain" and run.get("n_jobs", 1) > 1
+    anon = run.get("peak_anon_bytes") is not None
+    key = "peak_anon_bytes" if anon and not own_shm else "peak_committed_bytes"
+    return run.get("xprop", {}).get(key) if xprop else run.get(key)
+
+
+def noise_bytes(x_nbytes):
+    """Below this, a memory figure is measurement noise, not a denominator.
+
+    Two readings of the same run differ by a few MB (allocator arenas,
+    OpenMP buffers, the monitor's own samples), and an X-proportional figure
+    is the difference of two runs: 8 MB or 2% of X, whichever is larger.
+    """
+    return max(8 * 2**20, 0.02 * x_nbytes)
+
+
+def ratio_text(num, den, noise, width=6, digits=1):
+    """``num / den`` formatted, or "-" where ``den`` is noise or missing."""
+    if num is None or den is None or den < noise:
+        return f"{'-':>{width}}"
+    return f"{num / den:>{width}.{digits}f}"
+
+
+def _mb(value, width=6):
+    return f"{'-':>{width}}" if value is None else f"{value / 2**20:>{width}.0f}"
+
+
+def _xx(value, width=5, digits=1):
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+
+def format_table(results):
+    """The side-by-side tables: one row per (workload, n_jobs, folds).
+
+    First the raw peaks in MB, then (if the bench ran the small baseline) the
+    X-proportional figures in copies of X.
+    """
+    x_nbytes = results["x_nbytes"]
+    noise = noise_bytes(x_nbytes)
+    pairs = _pairs(results)
 
     def side(r):
-        anon = r.get("peak_anon_bytes")
-        anon_text = "-" if anon is None else f"{anon / 2**20:.0f}"
         return (
-            f"{r['peak_bytes'] / 2**20:>6.0f} {r['peak_bytes'] / x_nbytes:>5.1f} "
-            f"{anon_text:>6} {r['seconds']:>6.1f}"
+            f"{_mb(r['peak_bytes'])} {_xx(r['peak_bytes'] / x_nbytes)} "
+            f"{_mb(committed(r))} {_mb(r.get('disk_bytes'))} "
+            f"{r['seconds']:>6.1f}"
         )
 
     head = (
-        f"{'':<22}| {'plain':^26} | {'skmemmap':^26} | {'plain / skmemmap':^17}\n"
-        f"{'workload':<8} {'n_jobs':>6} {'folds':>5} | {'MB':>6} {'(xX)':>5} "
-        f"{'anon':>6} {'s':>6} | {'MB':>6} {'(xX)':>5} {'anon':>6} {'s':>6} | "
-        f"{'memory':>7} {'time':>7}"
+        f"{'':<22}| {'plain':^32} | {'skmemmap':^32} | "
+        f"{'plain / skmemmap':^20}\n"
+        f"{'workload':<8} {'n_jobs':>6} {'folds':>5} | {'PSS':>6} {'(xX)':>5} "
+        f"{'commit':>6} {'disk':>6} {'s':>6} | {'PSS':>6} {'(xX)':>5} "
+        f"{'commit':>6} {'disk':>6} {'s':>6} | {'PSS':>6} {'commit':>6} "
+        f"{'time':>6}"
     )
     width = len(head.splitlines()[1])
     lines = [head, "-" * width]
-    for (w, j, k), pair in by_key.items():
-        p, s = pair.get("plain"), pair.get("skmemmap")
-        if p is None or s is None:
-            continue
-        mem_ratio = p["peak_bytes"] / max(s["peak_bytes"], 1)
-        time_ratio = p["seconds"] / max(s["seconds"], 1e-9)
+    for (w, j, k), p, s in pairs:
         lines.append(
             f"{w:<8} {j:>6} {k:>5} | {side(p)} | {side(s)} | "
-            f"{mem_ratio:>7.1f} {time_ratio:>7.2f}"
+            f"{ratio_text(p['peak_bytes'], s['peak_bytes'], noise)} "
+            f"{ratio_text(committed(p), committed(s), noise)} "
+            f"{ratio_text(p['seconds'], s['seconds'], 1e-9, digits=2)}"
         )
     metric = results["runs"][0]["metric"].upper() if results["runs"] else "PSS"
     lines.append(
-        f"MB: peak memory above the start, summed over the process tree ({metric}, "
-        f"/dev/shm counted once), in MB and as copies of X. anon: the peak of its "
-        f"anonymous part (copies; what skmemmap adds is mostly file pages, which "
-        f"the kernel can reclaim). Time in seconds."
+        f"Peaks above the start of the run, in MB, summed over the process tree. "
+        f"PSS: {metric} with /dev/shm counted once (shared file pages divided "
+        f"among the processes mapping them), also as copies of X (xX). commit: "
+        f"anonymous memory plus /dev/shm (RAM only swap could free; file pages "
+        f"left out; the /dev/shm reading is system-wide, so runs that write "
+        f"nothing there, skmemmap's and plain n_jobs=1, count anonymous memory "
+        f"only). disk: skmemmap's "
+        f"sibling and gather files at the end of "
+        f"the run. Ratios divide plain by skmemmap; '-' where skmemmap's figure "
+        f"is under {noise / 2**20:.0f} MB (noise). Time in seconds."
+    )
+    if any("xprop" in s for _, _, s in pairs):
+        lines += ["", _format_xprop(results, pairs)]
+    return "\n".join(lines)
+
+
+def _format_xprop(results, pairs):
+    rows = results.get("baseline_rows")
+    head = (
+        f"{'':<22}| {'plain':^12} | {'skmemmap':^18} | {'plain / skmemmap':^13}\n"
+        f"{'workload':<8} {'n_jobs':>6} {'folds':>5} | {'PSS':>5} {'commit':>6} | "
+        f"{'PSS':>5} {'commit':>6} {'disk':>5} | {'PSS':>6} {'commit':>6}"
+    )
+    width = len(head.splitlines()[1])
+    lines = [head, "-" * width]
+    noise = noise_bytes(results["x_nbytes"]) / results["x_nbytes"]
+    for (w, j, k), p, s in pairs:
+        px, sx = p.get("xprop", {}), s.get("xprop", {})
+        lines.append(
+            f"{w:<8} {j:>6} {k:>5} | {_xx(px.get('peak_bytes'))} "
+            f"{_xx(committed(p, True), 6, 2)} | "
+            f"{_xx(sx.get('peak_bytes'))} {_xx(committed(s, True), 6, 2)} "
+            f"{_xx(sx.get('disk_bytes'))} | "
+            f"{ratio_text(px.get('peak_bytes'), sx.get('peak_bytes'), noise)} "
+            f"{ratio_text(committed(p, True), committed(s, True), noise)}"
+        )
+    lines.append(
+        f"X-proportional: the run at full size minus the same run at {rows} rows, "
+        f"in copies of X (worker interpreters and fixed buffers cancel out). "
+        f"Ratios divide plain by skmemmap; '-' where skmemmap's figure is under "
+        f"{noise:.2f} X (noise)."
     )
     return "\n".join(lines)
 
 
-def plot_results(results, path):
-    """Memory over time (RF, n_jobs=2, 2 folds) and time vs peak memory."""
+def _import_pyplot():
     try:
         import matplotlib
 
@@ -354,43 +521,106 @@ def plot_results(results, path):
         raise ImportError(
             "--plot needs matplotlib: pip install matplotlib (or skmemmap[bench])"
         ) from exc
-    runs = results["runs"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    pick = [
-        r
-        for r in runs
-        if r["n_jobs"] == max(r2["n_jobs"] for r2 in runs)
-        and r["folds"] == min(r2["folds"] for r2 in runs)
-    ]
-    first = pick[0]["workload"] if pick else None
-    for r in pick:
-        if r["workload"] != first:
-            continue
-        t, v = zip(*r["series"], strict=True) if r["series"] else ((), ())
-        ax1.plot(t, np.asarray(v) / 2**20, label=r["mode"])
-    if pick:
-        ax1.set_title(f"{first}: n_jobs={pick[0]['n_jobs']}, folds={pick[0]['folds']}")
-    ax1.set_xlabel("seconds")
-    ax1.set_ylabel("memory above start (MB)")
-    ax1.legend()
-    for mode, marker in (("plain", "o"), ("skmemmap", "s")):
-        sel = [r for r in runs if r["mode"] == mode]
-        ax2.scatter(
-            [r["seconds"] for r in sel],
-            [r["peak_bytes"] / 2**20 for r in sel],
-            marker=marker,
-            label=mode,
-        )
-        for r in sel:
-            ax2.annotate(
-                f"{r['workload']} j{r['n_jobs']} k{r['folds']}",
-                (r["seconds"], r["peak_bytes"] / 2**20),
-                fontsize=6,
-            )
-    ax2.set_xlabel("wall time (s)")
-    ax2.set_ylabel("peak memory above start (MB)")
-    ax2.set_title("time vs peak memory, every run")
-    ax2.legend()
+    return plt
+
+
+def _measure(run, key, x_nbytes):
+    """A run's figure in copies of X: X-proportional if measured, else raw."""
+    if key == "peak_committed_bytes":
+        value = committed(run, xprop="xprop" in run)
+        return value if "xprop" in run else value / x_nbytes
+    if "xprop" in run and key in run["xprop"]:
+        return run["xprop"][key]
+    return run[key] / x_nbytes
+
+
+def plot_results(results, path):
+    """Peak memory in copies of X, plain against skmemmap, for every
+    (workload, n_jobs, folds): committed memory and PSS, with a 1 x X line."""
+    plt = _import_pyplot()
+    x_nbytes = results["x_nbytes"]
+    pairs = _pairs(results)
+    xprop = all("xprop" in s for _, _, s in pairs)
+    labels = [f"{w}\nj={j} k={k}" for (w, j, k), _, _ in pairs]
+    pos = np.arange(len(pairs))
+    fig, axes = plt.subplots(
+        2, 1, figsize=(max(7, 0.55 * len(pairs) + 2), 7), sharex=True
+    )
+    for ax, key, name in (
+        (axes[0], "peak_committed_bytes", "committed (anonymous + /dev/shm)"),
+        (axes[1], "peak_bytes", "PSS (shared file pages counted once)"),
+    ):
+        for shift, mode, color in (
+            (-0.2, "plain", "#c0504d"),
+            (0.2, "skmemmap", "#4f81bd"),
+        ):
+            values = [
+                _measure(p if mode == "plain" else s, key, x_nbytes)
+                for _, p, s in pairs
+            ]
+            ax.bar(pos + shift, values, 0.4, label=f"{mode}", color=color)
+        ax.axhline(1.0, color="black", lw=0.8, ls="--", label="1 x X (one copy of X)")
+        ax.set_ylabel(f"{name}\ncopies of X")
+        ax.grid(axis="y", alpha=0.3)
+    what = (
+        f"X-proportional (full size minus {results.get('baseline_rows')} rows)"
+        if xprop
+        else "above the start"
+    )
+    axes[0].set_title(
+        f"Peak extra memory, {what}\nX = {results['shape'][0]:,} x "
+        f"{results['shape'][1]} float64 ({x_nbytes / 2**20:.0f} MB)",
+        fontsize=10,
+    )
+    axes[0].legend(loc="lower left", bbox_to_anchor=(0, 1.12), ncol=3, frameon=False)
+    axes[1].set_xticks(pos, labels, fontsize=7)
+    axes[1].set_xlabel("workload, n_jobs (j) and folds (k)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_kfold(results, path, workload=None, n_jobs=None):
+    """Memory and disk against the number of folds k, plain and skmemmap."""
+    plt = _import_pyplot()
+    x_nbytes = results["x_nbytes"]
+    pairs = _pairs(results)
+    workload = workload or pairs[0][0][0]
+    n_jobs = n_jobs or max(j for (_, j, _), _, _ in pairs)
+    sel = sorted(
+        ((k, p, s) for (w, j, k), p, s in pairs if w == workload and j == n_jobs),
+        key=lambda t: t[0],
+    )
+    ks = [k for k, _, _ in sel]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, name, style in (
+        ("peak_committed_bytes", "committed", "-"),
+        ("peak_bytes", "PSS", ":"),
+    ):
+        for mode, color, marker in (
+            ("plain", "#c0504d", "o"),
+            ("skmemmap", "#4f81bd", "s"),
+        ):
+            ys = [
+                _measure(p if mode == "plain" else s, key, x_nbytes) for _, p, s in sel
+            ]
+            ax1.plot(ks, ys, style, color=color, marker=marker, label=f"{mode} {name}")
+    ax1.axhline(1.0, color="black", lw=0.8, ls="--")
+    ax1.set_xlabel("folds k")
+    ax1.set_ylabel("peak extra memory (copies of X)")
+    ax1.set_title(f"Memory: {workload}, n_jobs={n_jobs}", fontsize=10)
+    ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    disk = [s["disk_bytes"] / x_nbytes for _, _, s in sel]
+    bound = [s.get("disk_bound_bytes", 0) / x_nbytes for _, _, s in sel]
+    ax2.plot(ks, disk, "-s", color="#4f81bd", label="skmemmap files (measured)")
+    ax2.plot(ks, bound, "--", color="black", label="bound (k-2)(k-1)/k Xc + Xc")
+    ax2.set_xlabel("folds k")
+    ax2.set_ylabel("disk (copies of the float64 X)")
+    ax2.set_title("Disk: layout sibling + gathered training sets", fontsize=10)
+    ax2.legend(fontsize=8, loc="upper left", frameon=False)
+    for ax in (ax1, ax2):
+        ax.set_xticks(ks)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -404,12 +634,31 @@ def add_arguments(parser):
     parser.add_argument("--n-features", type=int, default=None)
     parser.add_argument(
         "--workloads",
-        default=",".join(WORKLOADS),
+        default=",".join(DEFAULT_WORKLOADS),
         help=f"comma-separated, from {','.join(WORKLOADS)}",
     )
     parser.add_argument("--n-jobs", default="1,2", help="comma-separated n_jobs values")
-    parser.add_argument("--folds", default="2,5", help="comma-separated fold counts")
-    parser.add_argument("--plot", metavar="FILE.png", default=None)
+    parser.add_argument("--folds", default="2,5,10", help="comma-separated fold counts")
+    parser.add_argument(
+        "--baseline-rows",
+        type=int,
+        default=BASELINE_ROWS,
+        help="also run each pair at this many rows, for the X-proportional "
+        "figures (full size minus this run); 0 skips it",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        default=None,
+        help="peak memory in copies of X, plain against skmemmap, every run",
+    )
+    parser.add_argument(
+        "--plot-folds",
+        metavar="FILE.png",
+        default=None,
+        help="memory and disk against the number of folds (the first workload, "
+        "the largest n_jobs)",
+    )
     parser.add_argument("--json", metavar="FILE", default=None)
     parser.add_argument(
         "--folder", default=None, help="where the dataset and skmemmap's files go"
@@ -426,6 +675,13 @@ def _int_list(text, name):
     if not values or min(values) < 1:
         raise SystemExit(f"--{name} takes positive integers, got {text!r}")
     return values
+
+
+def report_checks(checks):
+    """Print one PASS/FAIL line per ``(name, ok, detail)``; 1 if one failed."""
+    for name, ok, detail in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    return 0 if all(ok for _, ok, _ in checks) else 1
 
 
 def exit_on_sigterm():
@@ -447,6 +703,7 @@ def main_bench(args):
         n_jobs=_int_list(args.n_jobs, "n-jobs"),
         folds=_int_list(args.folds, "folds"),
         folder=args.folder,
+        baseline_rows=max(0, args.baseline_rows),
         progress=progress,
     )
     print(format_table(results))
@@ -457,6 +714,9 @@ def main_bench(args):
     if args.plot:
         plot_results(results, args.plot)
         print(f"Figure written to {args.plot}")
+    if args.plot_folds:
+        plot_kfold(results, args.plot_folds)
+        print(f"Figure written to {args.plot_folds}")
     return 0
 
 

@@ -16,6 +16,7 @@ from skmemmap._array import (
     MemmapArray,
     _check_dtype,
     _check_shape,
+    _row_taker,
     _write_new_npy,
     is_memmap_view,
     memmap,
@@ -30,7 +31,7 @@ __all__ = ["shuffle"]
 def shuffle(X, y=None, *, random_state=None, stratify=None, n_splits=2, folder=None):
     """Permute the rows of X once, into a new file, and y the same way.
 
-    The permuted rows are written block by block (about 64 MB of RAM at most,
+    The permuted rows are written block by block (a few MB of RAM at most,
     whatever the size of X). Each block's rows are read in ascending file
     order, so the source file is read in sorted runs rather than by random
     jumps. The file X comes from is only read, never modified.
@@ -145,24 +146,22 @@ def _write_rows(X, perm, folder):
     order = _order_of(X)
     sorted_reads = _file_backed(X)
 
-    def get_block(rows, cols):
-        if cols is not None and order == "F":
-            # A column block of an F-ordered file: each column is one
-            # contiguous run, gathered on its own (5x faster than a 2-D
-            # fancy index followed by a conversion to F order).
-            block = np.empty((perm.size, src[0, cols].size), src.dtype, order="F")
-            for j, column in enumerate(src[:, cols].T):
-                np.take(column, perm, out=block[:, j])
+    if order == "F":
+        get_block = _row_taker(src, perm, "F")  # column by column, in place
+    else:
+
+        def get_block(rows, cols):
+            idx = perm[rows]
+            take = (idx,) if cols is None else (idx, cols)
+            if not sorted_reads:
+                return src[take]
+            # Read the block's rows in ascending file order (forward runs the
+            # kernel's readahead serves), then put each where it belongs.
+            ascending = np.argsort(idx, kind="stable")
+            part = src[(idx[ascending], *take[1:])]
+            block = np.empty_like(part)
+            block[ascending] = part
             return block
-        idx = perm[rows]
-        if not sorted_reads:
-            return src[idx]
-        # Read the block's rows in ascending file order (forward runs the
-        # kernel's readahead serves), then put each where it belongs.
-        ascending = np.argsort(idx, kind="stable")
-        block = np.empty((idx.size, *src.shape[1:]), dtype=src.dtype)
-        block[ascending] = src[idx[ascending]]
-        return block
 
     cache_folder = session_folder(folder)
     path = _write_new_npy(cache_folder, get_block, X.shape, X.dtype, order)
