@@ -213,7 +213,7 @@ def test_docs_build_with_gallery(tmp_path):
 
     # the headline number, from headline.json, on the pages that quote it
     headline = _headline()
-    for page in ("index", "getting_started"):
+    for page in ("index", "getting_started", "performance"):
         text = " ".join((out / f"{page}.html").read_text().split())
         assert f"{headline['plain_x']:.2f} x X" in text, page
         assert f"{headline['skmemmap_x']:.2f} x X" in text, page
