@@ -22,8 +22,8 @@ import os
 import numpy as np
 
 from skmemmap._array import is_memmap_view, order_of
+from skmemmap._folds import check_n_splits, fold_sizes
 from skmemmap._npy import header_bytes
-from skmemmap._split import check_n_splits, fold_sizes
 
 __all__ = ["disk_usage", "family_files", "kfold_disk_bound"]
 

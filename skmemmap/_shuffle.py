@@ -23,7 +23,8 @@ from skmemmap._array import (
     open_file,
 )
 from skmemmap._folder import session_folder
-from skmemmap._split import check_n_splits, fold_sizes, num_samples
+from skmemmap._folds import check_n_splits, fold_sizes
+from skmemmap._split import num_samples
 
 __all__ = ["shuffle"]
 

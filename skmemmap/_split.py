@@ -10,7 +10,6 @@ starts in a worker; the announcement and the copies the workers then make
 are one cause, warned about once when the call ends (skmemmap._signal).
 """
 
-import numbers
 import warnings
 
 import numpy as np
@@ -18,34 +17,12 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import indexable
 
 from skmemmap._array import is_memmap_view
+from skmemmap._disk import kfold_disk_bound
+from skmemmap._folds import check_n_splits, fold_sizes
 from skmemmap._signal import NOTICE, CopyEvent, emit
 from skmemmap._utils import format_mb
 
 __all__ = ["ContiguousKFold"]
-
-
-def check_n_splits(n_splits, owner="ContiguousKFold"):
-    """Return ``n_splits`` as an int, or raise the error scikit-learn users expect."""
-    if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral):
-        raise ValueError(
-            f"The number of folds must be of Integral type. {n_splits!r} of type "
-            f"{type(n_splits).__name__} was passed. Pass an int, e.g. "
-            f"{owner}(n_splits=2)."
-        )
-    n_splits = int(n_splits)
-    if n_splits <= 1:
-        raise ValueError(
-            f"k-fold cross-validation requires at least one train/test split by "
-            f"setting n_splits=2 or more, got n_splits={n_splits}."
-        )
-    return n_splits
-
-
-def fold_sizes(n_samples, n_splits):
-    """KFold's fold sizes: the first ``n_samples % n_splits`` folds get one more row."""
-    sizes = np.full(n_splits, n_samples // n_splits, dtype=np.intp)
-    sizes[: n_samples % n_splits] += 1
-    return sizes
 
 
 class ContiguousKFold(BaseCrossValidator):
@@ -272,6 +249,11 @@ def _middle_folds_notice(X, n_samples, row_nbytes, k):
         how = (
             f"those up to gather_nbytes ({format_mb(threshold or 0)}) are copied in "
             f"memory for every candidate, larger ones gathered once into a file"
+        )
+    if threshold is not None and min(costs) > threshold:
+        how += (
+            f"; the files take {format_mb(kfold_disk_bound(X, k))} of disk (in "
+            f"X's layout), released with X"
         )
     return CopyEvent(
         "middle-folds",

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import skmemmap
 from skmemmap import ContiguousKFold, CopyWarning
-from skmemmap._split import fold_sizes
+from skmemmap._folds import fold_sizes
 
 
 def _rows_with_ids(n_samples, n_features=3, dtype=np.float64, order="C"):
