@@ -619,10 +619,10 @@ class MemmapArray(np.ndarray):
                 emit(
                     CopyEvent(
                         "rows",
-                        "Non-contiguous rows of X copied, not viewed",
+                        "Non-contiguous rows of X copied",
                         nbytes,
-                        "Take contiguous rows to get views: ContiguousKFold(2), "
-                        "or shuffle=False after skmemmap.shuffle(X, y)",
+                        "Contiguous rows are views: ContiguousKFold(2), or "
+                        "shuffle=False after skmemmap.shuffle",
                         f"{why}; {shape[0]} rows were gathered into a file that "
                         f"every process reuses",
                         on_disk=True,
@@ -636,7 +636,7 @@ class MemmapArray(np.ndarray):
         emit(
             CopyEvent(
                 "rows",
-                "Non-contiguous rows of X copied, not viewed",
+                "Non-contiguous rows of X copied",
                 nbytes,
                 "Select one contiguous, ascending run of rows to get a view",
                 f"{why}; {shape[0]} rows were copied in memory",

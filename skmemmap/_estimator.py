@@ -396,8 +396,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                     "in-memory-folds",
                     f"scikit-learn copied the training rows of in-memory X for {name}",
                     data.nbytes,
-                    "Map X once: skmemmap.memmap(X), or fit "
-                    "skmemmap.MemmapEstimator(search) instead",
+                    "Map it once: skmemmap.memmap(X), or fit MemmapEstimator(search)",
                     "X is not a skmemmap.MemmapArray, so scikit-learn's fancy "
                     "indexing copies every fold, for every candidate, in every worker",
                     shape=data.shape,

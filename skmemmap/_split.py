@@ -205,11 +205,9 @@ class ContiguousKFold(BaseCrossValidator):
             emit(
                 CopyEvent(
                     "not-memmap",
-                    f"scikit-learn copies in-memory X for each of the {k} folds, "
-                    f"per candidate and worker",
+                    f"scikit-learn copies in-memory X for each of the {k} folds",
                     k * n_samples * row_nbytes,
-                    "Map X once: skmemmap.memmap(X), or fit "
-                    "skmemmap.MemmapEstimator(search) instead",
+                    "Map it once: skmemmap.memmap(X), or fit MemmapEstimator(search)",
                     f"X is in memory ({type(X).__name__}), not a MemmapArray, so "
                     f"scikit-learn's fancy indexing copies the training and test "
                     f"rows of every fold (together X's size), even when they are "
@@ -257,9 +255,9 @@ def _middle_folds_notice(X, n_samples, row_nbytes, k):
         )
     return CopyEvent(
         "middle-folds",
-        f"ContiguousKFold(n_splits={k}) copies the training sets of {folds}",
+        f"ContiguousKFold({k}) copies the training sets of {folds}",
         0,
-        "Use ContiguousKFold(2), after skmemmap.shuffle(X, y) if rows are ordered",
+        "Use ContiguousKFold(2) (skmemmap.shuffle first if rows are ordered)",
         f"each middle training set is two blocks of rows, before and after its "
         f"test fold, which no view of X can be ({format_mb(sum(costs))} for one "
         f"pass over the folds); {how}",

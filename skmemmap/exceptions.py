@@ -37,7 +37,7 @@ class CopyWarning(EfficiencyWarning):
     ...     warnings.simplefilter("always", skmemmap.CopyWarning)
     ...     rows = X[np.arange(0, 100_000, 2)]  # every other row: not a view
     >>> print(str(caught[0].message).splitlines()[0])
-    Non-contiguous rows of X copied, not viewed (1.5 MB on disk). Take ...
+    Non-contiguous rows of X copied (1.5 MB on disk). Contiguous ...
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("error", skmemmap.CopyWarning)
     ...     try:

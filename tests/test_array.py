@@ -427,7 +427,7 @@ def test_small_non_contiguous_selection_is_copied_with_warning(
     expected = X_data[key]
     with pytest.warns(
         CopyWarning,
-        match=rf"^Non-contiguous rows of X copied, not viewed \(.* MB\)[\s\S]*"
+        match=rf"^Non-contiguous rows of X copied \(.* MB\)[\s\S]*"
         rf"{why}, so it is not a view; {expected.shape[0]} rows were copied in memory",
     ):
         result = X_mm[key]

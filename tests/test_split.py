@@ -193,9 +193,9 @@ def test_middle_folds_notice_and_its_gathers_are_one_warning(folder):
     (message,) = [str(w.message) for w in record]
     each = 2400 * 20 * 8
     assert message.startswith(
-        f"ContiguousKFold(n_splits=5) copies the training sets of folds 1 to 3 "
-        f"(3 files on disk, {format_mb(3 * each)} in total). Use ContiguousKFold(2), "
-        f"after skmemmap.shuffle(X, y) if rows are ordered."
+        f"ContiguousKFold(5) copies the training sets of folds 1 to 3 "
+        f"(3 files on disk, {format_mb(3 * each)} in total). Use ContiguousKFold(2) "
+        f"(skmemmap.shuffle first if rows are ordered)."
     )
     assert record[0].filename == __file__
     # The files exist now: the same search copies nothing, and says nothing.
@@ -221,8 +221,8 @@ def test_warns_when_not_a_memmaparray():
     X = np.zeros((1000, 100))
     with pytest.warns(
         CopyWarning,
-        match=r"^scikit-learn copies in-memory X for each of the 2 folds, per "
-        r"candidate and worker \(1\.5 MB\)\. Map X once: skmemmap\.memmap\(X\)",
+        match=r"^scikit-learn copies in-memory X for each of the 2 folds "
+        r"\(1\.5 MB\)\. Map it once: skmemmap\.memmap\(X\)",
     ) as record:
         next(iter(ContiguousKFold(2).split(X)))
     assert len(record) == 1 and record[0].filename == __file__

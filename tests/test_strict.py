@@ -49,7 +49,7 @@ def test_in_memory_x_in_a_search_raises_and_its_remedy_works(folder, data):
     )
     with (
         warnings.catch_warnings(),
-        pytest.raises(CopyError, match=r"Map X once: skmemmap.memmap\(X\)"),
+        pytest.raises(CopyError, match=r"Map it once: skmemmap.memmap\(X\)"),
     ):
         warnings.simplefilter("ignore", skmemmap.CopyWarning)  # the splitter's
         search.fit(X, y)

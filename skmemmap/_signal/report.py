@@ -265,7 +265,7 @@ def copy_report(*, warn=True):
     cause  copies        MB  where
     rows        1     5e-05  this process
     <BLANKLINE>
-    rows: Non-contiguous rows of X copied, not viewed.
+    rows: Non-contiguous rows of X copied.
       why: the selection has 2 gaps, so it is not a view; 3 rows were copied
       in memory.
       fix: Select one contiguous, ascending run of rows to get a view.
