@@ -1,6 +1,7 @@
 """Reading ``.npy`` headers and writing ``.npy`` files block by block."""
 
 import os
+import tokenize
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -15,6 +16,9 @@ BLOCK_BYTES = 32 * 2**20
 # How every .npy file starts. A file that starts otherwise is not one; one
 # cut short inside these bytes is a damaged one.
 _MAGIC = npy_format.MAGIC_PREFIX
+# What numpy's header parser raises for a damaged header (it tokenizes and
+# literal-evaluates the header's text).
+_DAMAGED_HEADER = (ValueError, TypeError, SyntaxError, EOFError, tokenize.TokenError)
 # What to say about files people pass by mistake, by their first two bytes:
 # numpy.savez and scipy.sparse.save_npz write .npz files, which are zip archives.
 _NOT_NPY_HINT = {
@@ -51,7 +55,7 @@ def read_header(path):
                 shape, fortran, dtype = npy_format.read_array_header_2_0(f)
             else:
                 shape, fortran, dtype = npy_format._read_array_header(f, version)
-        except (ValueError, SyntaxError, EOFError) as exc:
+        except _DAMAGED_HEADER as exc:
             raise ValueError(
                 f"{name} is a damaged .npy file: its header is cut short or "
                 f"unreadable ({exc}). Save the array again with numpy.save."

@@ -339,7 +339,9 @@ def test_load_chunks_with_dtype_conversion(user_file, skm_folder):
         user_file(np.ones((2, 3), dtype=np.float32), "a.npy"),
         user_file(np.full((3, 3), 2, dtype=np.int64), "b.npy"),
     ]
-    with pytest.raises(ValueError, match=r"disagree on dtype: .*b\.npy' holds int64, but .*a\.npy"):
+    with pytest.raises(
+        ValueError, match=r"disagree on dtype: .*b\.npy' holds int64, but .*a\.npy"
+    ):
         skmemmap.load(paths)
     X_mm = skmemmap.load(paths, dtype=np.float64)
     np.testing.assert_array_equal(X_mm, [[1] * 3] * 2 + [[2] * 3] * 3)
@@ -350,7 +352,9 @@ def test_load_chunks_disagreeing_on_columns(user_file, skm_folder):
         user_file(np.ones((2, 3)), "part0.npy"),
         user_file(np.ones((2, 4)), "part1.npy"),
     ]
-    with pytest.raises(ValueError, match=r"columns: .*part1\.npy' has shape \(2, 4\), but .*part0\.npy"):
+    with pytest.raises(
+        ValueError, match=r"columns: .*part1\.npy' has shape \(2, 4\), but .*part0\.npy"
+    ):
         skmemmap.load(paths)
     assert folder_files(skm_folder) == []
 
