@@ -113,18 +113,25 @@ def write_blocks(f, get_block, shape, dtype, order, src_itemsize=0):
         width = n_cols or 1
         for start, stop in block_ranges(n_rows, width, itemsize):
             cols = None if n_cols is None else slice(None)
-            block = cast_block(
-                get_block(slice(start, stop), cols), dtype, "C", _at(start, 0)
+            # Not kept in a variable: the previous block is freed before the
+            # next one is read.
+            f.write(
+                cast_block(
+                    get_block(slice(start, stop), cols), dtype, "C", _at(start, 0)
+                ).data
             )
-            f.write(block.data)
     else:
         for start, stop in block_ranges(n_cols, n_rows, itemsize):
-            block = cast_block(
-                get_block(slice(None), slice(start, stop)), dtype, "F", _at(0, start)
-            )
             # The transpose of a Fortran block is C-contiguous: its bytes are
             # exactly the next columns of the file.
-            f.write(block.T.data)
+            f.write(
+                cast_block(
+                    get_block(slice(None), slice(start, stop)),
+                    dtype,
+                    "F",
+                    _at(0, start),
+                ).T.data
+            )
 
 
 def _at(row0, col0, name="X"):
