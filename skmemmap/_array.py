@@ -59,14 +59,29 @@ def _short_hash(*parts):
 
 
 def _check_dtype(dtype, what="X"):
+    """``dtype`` if numeric; ``what`` names its owner (None: the dtype= argument)."""
     dtype = np.dtype(dtype)
     if dtype.kind not in "biuf":
+        if what is None:
+            fix = (
+                f"dtype={dtype} was requested. Pass a numeric dtype, such as "
+                f"np.float64 or np.float32"
+            )
+        else:
+            fix = (
+                f"{what} has dtype {dtype}. Convert it with X.astype(np.float64) "
+                f"or encode non-numeric columns first"
+            )
         raise ValueError(
-            f"skmemmap maps numeric data only (boolean, integer or floating point); "
-            f"{what} has dtype {dtype}. Convert it with X.astype(np.float64) or "
-            f"encode non-numeric columns first."
+            f"skmemmap maps numeric data only (boolean, integer or floating "
+            f"point); {fix}."
         )
     return dtype
+
+
+def _target_dtype(src_dtype, dtype):
+    """The dtype to write: the requested one, else the source's; numeric."""
+    return _check_dtype(src_dtype) if dtype is None else _check_dtype(dtype, None)
 
 
 def _check_shape(shape, what="X"):
@@ -889,7 +904,7 @@ def memmap(X, *, dtype=None, order=None, folder=None):
     if sparse.issparse(X):
         raise TypeError(_sparse_message(X))
     if isinstance(X, MemmapArray) and X._skm_file is not None:
-        dtype = _check_dtype(X.dtype if dtype is None else dtype)
+        dtype = _target_dtype(X.dtype, dtype)
         order = _resolve_order(order, X)
         if has_layout(X, dtype, order):
             return X
@@ -900,7 +915,7 @@ def memmap(X, *, dtype=None, order=None, folder=None):
         return _memmap_frame(X, dtype=dtype, order=order, folder=folder)
     if not isinstance(X, np.ndarray):
         X = np.asarray(X)
-    dtype = _check_dtype(X.dtype if dtype is None else dtype)
+    dtype = _target_dtype(X.dtype, dtype)
     _check_shape(X.shape)
     order = _resolve_order(order, X)
     cache_folder = session_folder(folder)
@@ -949,7 +964,7 @@ def _memmap_frame(df, *, dtype, order, folder):
     src_dtype = np.result_type(
         *(np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in df.dtypes)
     )
-    dtype = _check_dtype(src_dtype if dtype is None else dtype)
+    dtype = _target_dtype(src_dtype, dtype)
     # C, not the frame's own column-wise storage: see memmap()'s Notes.
     order = _resolve_order(order or "C", None)
     _check_shape(shape)
@@ -1036,7 +1051,7 @@ def load(path, *, dtype=None, order=None, folder=None):
     True
     """
     if dtype is not None:
-        dtype = _check_dtype(dtype, what="the requested dtype")
+        dtype = _check_dtype(dtype, what=None)
     if order is not None:
         order = _resolve_order(order, None)
     cache_folder = session_folder(folder)
