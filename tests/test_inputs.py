@@ -5,6 +5,7 @@ file, no lock file) and that the user's files are unchanged (the ``user_file``
 fixture compares their bytes at teardown; tests here compare mtimes too).
 """
 
+import math
 import os
 import warnings
 import zipfile
@@ -14,6 +15,9 @@ import pandas as pd
 import pytest
 from _helpers import folder_files
 from _spy_est import SpyRegressor, read_log
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
@@ -193,6 +197,77 @@ def test_chunk_conversion_names_the_chunk_and_its_row(user_file, skm_folder):
             skmemmap.load(paths, dtype=np.int8, order=order)
         assert_nothing_written(skm_folder)
     assert mtimes(paths) == stamp
+
+
+def _changes_a_value(X, dst):
+    """The rule, value by value in exact Python arithmetic (the reference)."""
+    for v in X.ravel().tolist():
+        if dst.kind == "b":
+            bad = v not in (0, 1)
+        elif dst.kind in "iu":
+            info = np.iinfo(dst)
+            whole = not isinstance(v, float) or v.is_integer()
+            bad = not (whole and info.min <= v <= info.max)
+        else:
+            with np.errstate(over="ignore"):
+                bad = math.isfinite(v) and np.isinf(np.asarray(v, X.dtype).astype(dst))
+        if bad:
+            return True
+    return False
+
+
+SRC = [np.bool_, np.int16, np.int64, np.uint64, np.float32, np.float64]
+DST = [np.bool_, np.int8, np.uint8, np.int32, np.int64, np.uint64, np.float16]
+DST += [np.float32, np.float64]
+
+
+# Values at the edges of the target dtypes, kept to those the source holds.
+EDGES = [0, 1, -1, 2, 127, 128, -129, 255, 256, 2**31, 2**63 - 1, 2**63, 2**64 - 1]
+FLOAT_EDGES = [0.5, 1.7, -0.0, 65504.0, 65520.0, 3.4e38, 3.5e38, 1e39, math.nan]
+
+
+def _values(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return st.booleans()
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        edges = [v for v in EDGES if info.min <= v <= info.max]
+    else:
+        largest = float(np.finfo(dtype).max)
+        edges = [v for v in EDGES + FLOAT_EDGES if not abs(v) > largest]
+    return st.sampled_from(edges) | hnp.from_dtype(dtype)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    X=st.sampled_from(SRC).flatmap(
+        lambda dt: hnp.arrays(
+            dt,
+            hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5),
+            elements=_values(dt),
+        )
+    ),
+    dst=st.sampled_from(DST),
+    order=st.sampled_from(["C", "F"]),
+)
+def test_conversion_raises_exactly_when_astype_would_change_a_value(
+    X, dst, order, tmp_path
+):
+    dst = np.dtype(dst)
+    if _changes_a_value(X, dst):
+        with pytest.raises(ValueError, match=f"to {dst} without changing values"):
+            skmemmap.memmap(X, dtype=dst, order=order, folder=tmp_path)
+        assert folder_files(tmp_path) == []
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        X_mm = skmemmap.memmap(X, dtype=dst, order=order, folder=tmp_path)
+    np.testing.assert_array_equal(X_mm, X.astype(dst))
 
 
 # -- sparse input ------------------------------------------------------------------
