@@ -1119,9 +1119,9 @@ def _load_chunks(paths, *, dtype, order, cache_folder):
     for p, s in zip(paths, shapes, strict=True):
         if s[1:] != shapes[0][1:]:
             raise ValueError(
-                f"The chunk files disagree on their columns: {p!r} has shape {s}, "
-                f"but {paths[0]!r} has shape {shapes[0]}. All chunks must have the "
-                f"same shape apart from their number of rows."
+                f"The chunk files disagree on their number of columns: {p!r} has "
+                f"shape {s}, but {paths[0]!r} has shape {shapes[0]}. All chunks "
+                f"must have the same shape apart from their number of rows."
             )
     dtypes = [h[2] for h in headers]
     for p, d in zip(paths, dtypes, strict=True):

@@ -134,13 +134,13 @@ def write_blocks(f, get_block, shape, dtype, order, src_itemsize=0):
             )
 
 
-def _at(row0, col0, name="X"):
-    """Name the element at ``index`` of a block that starts at ``[row0, col0]``."""
+def _at(row0, col0):
+    """Name the element at ``index`` of a block that starts at ``X[row0, col0]``."""
 
     def where(index):
         if len(index) == 1:
-            return f"{name}[{row0 + index[0]}]"
-        return f"{name}[{row0 + index[0]}, {col0 + index[1]}]"
+            return f"X[{row0 + index[0]}]"
+        return f"X[{row0 + index[0]}, {col0 + index[1]}]"
 
     return where
 
@@ -173,14 +173,14 @@ def cast_block(block, dtype, order, where):
     (``where(index)`` names its place) and what to do. The check costs one
     comparison per value, and only where :func:`may_change_values`.
     """
-    src = np.asarray(block)
+    src = given = np.asarray(block)
     if src.dtype.kind == "c" and np.dtype(dtype).kind != "c":
         # Checked before casting: numpy would drop the imaginary part (and warn).
         imaginary = src.imag != 0
         if imaginary.any():
             index = np.unravel_index(int(np.argmax(imaginary)), src.shape)
             raise ValueError(_changed_message(src, dtype, index, where(index)))
-        src = src.real
+        src = src.real  # the real part is checked like any real source
     # Casting warnings ("invalid value encountered in cast") would only repeat,
     # less precisely, what the check below raises.
     with np.errstate(invalid="ignore", over="ignore"):
@@ -190,7 +190,7 @@ def cast_block(block, dtype, order, where):
     changed = _changed(src, out)
     if changed is not None:
         index = np.unravel_index(int(np.argmax(changed)), changed.shape)
-        raise ValueError(_changed_message(src, out.dtype, index, where(index)))
+        raise ValueError(_changed_message(given, out.dtype, index, where(index)))
     return out
 
 
@@ -218,8 +218,9 @@ def _changed(src, out):
 def _changed_message(src, dtype, index, where):
     dtype = np.dtype(dtype)
     value = src[index]
+    real = value.real if np.iscomplexobj(value) else value
     with np.errstate(invalid="ignore", over="ignore"):
-        new = str(np.asarray(value).astype(dtype)) if np.isrealobj(value) else ""
+        new = str(np.asarray(real).astype(dtype))
     if np.iscomplexobj(value) and value.imag != 0:
         why = f"has an imaginary part, which {dtype} cannot hold"
     elif dtype.kind == "f":
