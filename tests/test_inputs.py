@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from _helpers import folder_files
+from _helpers import folder_files, sha256
 from _spy_est import SpyRegressor, read_log
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -367,6 +367,7 @@ def test_every_load_error_names_the_file(kind, where, tmp_path, user_file, skm_f
         "first of chunks": [bad, good],
     }[where]
     stamp = mtimes([good] + ([bad] if bad.exists() else []))
+    digest = sha256(bad) if bad.is_file() else None
     error, match = DAMAGED[kind][1:]
 
     with pytest.raises(error, match=match) as info:
@@ -376,6 +377,7 @@ def test_every_load_error_names_the_file(kind, where, tmp_path, user_file, skm_f
     assert repr(str(good)) not in str(info.value)
     assert_nothing_written(skm_folder)
     assert mtimes([good] + ([bad] if bad.exists() else [])) == stamp
+    assert digest is None or sha256(bad) == digest
 
 
 def test_chunks_disagreeing_name_the_member_that_differs(user_file, skm_folder):
@@ -466,22 +468,22 @@ def test_dataframe_defaults_to_c_order(skm_folder):
     assert skmemmap.memmap(df["a"]).shape == (200,)
 
 
-def test_mapped_dataframe_is_not_converted_again_for_logistic_regression(folder):
+def test_mapped_dataframe_is_not_converted_again_for_logistic_regression(skm_folder):
     df = _frame()
     y = (df["a"] + df["b"] > 0).to_numpy().astype(int)
     X_mm = skmemmap.memmap(df)
-    written = folder_files(folder)
+    written = folder_files(skm_folder)
     with warnings.catch_warnings():
         warnings.simplefilter("error", CopyWarning)
         model = MemmapEstimator(LogisticRegression()).fit(X_mm, y)
-    assert folder_files(folder) == written  # no float64 C sibling
+    assert folder_files(skm_folder) == written  # no float64 C sibling
     plain = LogisticRegression().fit(df.to_numpy(), y)
     np.testing.assert_allclose(model.estimator_.coef_, plain.coef_)
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_memmap_estimator_maps_a_dataframe_in_its_estimator_order(
-    order, folder, tmp_path
+    order, skm_folder, tmp_path
 ):
     df = _frame()
     log = tmp_path / "log.jsonl"
