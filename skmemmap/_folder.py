@@ -275,8 +275,16 @@ def create_once(final_path, nbytes, write):
     with file_lock(final_path):
         if _is_regular_file(final_path):
             return False
-        with atomic_write(final_path, nbytes) as f:
-            write(f)
+        try:
+            with atomic_write(final_path, nbytes) as f:
+                write(f)
+        except BaseException:
+            # Nothing was published: leave no lock file behind either. A
+            # process already waiting on this lock still takes it and writes
+            # the file itself; publication by rename stays atomic.
+            with contextlib.suppress(OSError):
+                os.unlink(f"{final_path}.lock")
+            raise
     return True
 
 
