@@ -35,6 +35,7 @@ from skmemmap._signal import (
     CopyEvent,
     begin_call,
     channel_folder,
+    dispatching,
     emit,
     in_cv_fold,
     is_worker,
@@ -561,7 +562,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def _fit_start(self, X):
         if not self._in_worker():
-            begin_call()  # the call's scope opens before any worker logs a copy
+            # The call's scope opens before any worker logs a copy.
+            begin_call(trace=dispatching())
         self.layout_ = self._resolved_layout()
         if _is_frame(X) or (hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2):
             validate_data(self, X, reset=True, skip_check_array=True)
@@ -858,7 +860,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         # process before dispatching any fit: the call's scope opens here, so
         # copies that only workers make are still warned about when it ends.
         if not self._in_worker():
-            begin_call()
+            begin_call(trace=dispatching())
         return super().__sklearn_clone__()
 
     # -- delegated attributes --------------------------------------------------------

@@ -56,7 +56,11 @@ class _Scope:
     """One user-level call: where it started, and what it has seen so far."""
 
     def __init__(self, entry, user):
-        self.entry = entry
+        # Only its id until the scope is traced: a scope that is never traced
+        # (a call that copies nothing) must not keep its frame, and X with it,
+        # alive after the call.
+        self.entry_id = id(entry)
+        self.entry = None
         self.filename = user.f_code.co_filename
         self.lineno = user.f_lineno
         self.module = user.f_globals.get("__name__", "__main__")
@@ -91,9 +95,10 @@ def reset():
     """Forget open reports, scopes and logged folders (for tests)."""
     for scopes in list(STATE.scopes.values()):
         for scope in scopes:
-            scope.entry.f_trace = None
+            if scope.entry is not None:
+                scope.entry.f_trace = None
     ident = threading.get_ident()
-    if ident in STATE.scopes:
+    if ident in STATE.prev_trace:
         sys.settrace(STATE.prev_trace.get(ident))
     STATE.reset()
 
@@ -174,10 +179,14 @@ def _warn_at(message, category, filename, lineno, module_globals):
 
 
 # -- scopes ------------------------------------------------------------------------
-def begin_call():
+def begin_call(trace=True):
     """Open the scope of the user-level call running now (or return it).
 
-    Returns None outside any library call, or in a worker process's task.
+    The scope remembers where the copy logs ended when the call started.
+    ``trace`` also hooks the call's return, where the scope warns; without it
+    the scope waits, untraced, for a copy in this process (which traces it)
+    or a dispatch to worker processes (see :func:`dispatching`). Returns None
+    outside any library call.
     """
     user, entry = user_frames(sys._getframe(1))
     if entry is None:
@@ -185,12 +194,17 @@ def begin_call():
     ident = threading.get_ident()
     with STATE.lock:
         scopes = STATE.scopes.setdefault(ident, [])
-        for scope in scopes:
-            if scope.entry is entry:
-                return scope
-        scope = _Scope(entry, user)
-        first = not scopes
-        scopes.append(scope)
+        on_stack = _frame_ids(entry)
+        # A scope never traced ends unseen: drop those whose call returned.
+        scopes[:] = [s for s in scopes if s.entry is not None or s.entry_id in on_stack]
+        scope = next((s for s in scopes if s.entry_id == id(entry)), None)
+        if scope is None:
+            scope = _Scope(entry, user)
+            scopes.append(scope)
+        if not trace or scope.entry is not None:
+            return scope
+        scope.entry = entry
+        first = not any(s.entry is not None and s is not scope for s in scopes)
         if first:
             STATE.prev_trace[ident] = sys.gettrace()
     _hook_return(scope)
@@ -199,8 +213,46 @@ def begin_call():
     return scope
 
 
+def _frame_ids(frame):
+    ids = set()
+    while frame is not None:
+        ids.add(id(frame))
+        frame = frame.f_back
+    return ids
+
+
+# joblib's functions that hand tasks to other processes (not its sequential
+# path, _get_sequential_output, which runs them here).
+_DISPATCH = frozenset({"dispatch_one_batch", "_get_outputs"})
+
+
+def dispatching():
+    """Whether joblib is dispatching tasks to workers up the stack: a call whose
+    workers may log copies, so its return must be hooked now."""
+    prefix = _package_dir_or_none("joblib")
+    frame = sys._getframe(1)
+    while frame is not None and prefix:
+        code = frame.f_code
+        if code.co_name in _DISPATCH and code.co_filename.startswith(prefix):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def any_scope_open():
-    return bool(STATE.scopes) or bool(STATE.reports)
+    """Whether a call (or a copy report) is open: in this thread, one still
+    on the stack; in another (joblib pickles tasks in a feeder thread), any."""
+    if STATE.reports:
+        return True
+    ident = threading.get_ident()
+    on_stack = _frame_ids(sys._getframe(1))
+    with STATE.lock:
+        for thread, scopes in STATE.scopes.items():
+            if thread != ident and scopes:
+                return True
+            if any(s.entry is not None or s.entry_id in on_stack for s in scopes):
+                return True
+    return False
 
 
 def _chained_global(prev):
@@ -208,10 +260,9 @@ def _chained_global(prev):
     # only) and returns its local trace function: None, no tracing there.
     # getattr(frame, "call", None) is that function in C: frames have no
     # attribute "call", so it returns its default, the event's arg, None.
-    # It spares a Python call per frame; what tracing mode itself costs
-    # CPython (measured on 3.11: about +50% CPU time for a search of 120
-    # DecisionTree fits on 2,000 rows in this process, nothing measurable
-    # where fits on big X dominate) lasts only until the call returns.
+    # It spares a Python call per frame. What tracing mode itself costs
+    # CPython 3.11 (benchmarks/signal_overhead.py) is why a call is traced
+    # only once it has a copy to report or dispatches to workers.
     return getattr if prev is None else prev
 
 
@@ -241,11 +292,14 @@ def end_call(scope):
         if scope not in scopes:
             return
         scopes.remove(scope)
+        # Untraced scopes inside this call ended with it.
+        scopes[:] = [s for s in scopes if s.entry is not None]
         last = not scopes
         if last:
-            del STATE.scopes[ident]
+            STATE.scopes.pop(ident, None)
             prev = STATE.prev_trace.pop(ident, None)
     scope.entry.f_trace = None
+    scope.entry = None
     if last:
         sys.settrace(prev)
     events = list(scope.local) + collect_logged(scope.start)
