@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skmemmap
-from skmemmap import CopyError, CopyWarning, Layout, MemmapEstimator
+from skmemmap import ContiguousKFold, CopyError, CopyWarning, Layout, MemmapEstimator
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _spy_est import SpyRegressor, read_log
@@ -203,6 +203,40 @@ def test_grid_search_writes_sibling_once_and_workers_read_views(
     ).fit(X.astype(np.float32).astype(np.float64), y)
     np.testing.assert_allclose(
         search.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
+
+
+def test_wrapping_a_search_maps_in_memory_x_once_for_every_worker(
+    folder, tmp_path, spy_layout
+):
+    X, _, y = _data(4000, 10)  # in memory, float64 C
+    log = str(tmp_path / "log.jsonl")
+    search = GridSearchCV(
+        SpyRegressor(log=log),
+        {"alpha": [0.1, 1.0, 10.0, 100.0]},
+        cv=ContiguousKFold(2),
+        n_jobs=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CopyWarning)  # the automatic path is quiet
+        with skmemmap.copy_report(warn=False) as report:
+            model = MemmapEstimator(search).fit(X, y)
+    records = read_log(log)
+    in_workers = [r for r in records if r["pid"] != os.getpid()]
+    assert len([r for r in in_workers if r["method"] == "fit"]) == 4 * 2
+    # X written once, in the spy's layout, into this test's folder; every fit
+    # and predict, in every process, was a view of that one file.
+    (mapped,) = {r["file"] for r in records}
+    assert mapped.startswith(str(folder))
+    assert all(r["view"] and r["dtype"] == "float32" for r in records)
+    assert _files(folder, "*.npy") == []  # released with the fit
+    assert report.counts == {"GridSearchCV/in-memory": 1}  # recorded, not warned
+    plain = GridSearchCV(
+        SpyRegressor(), {"alpha": [0.1, 1.0, 10.0, 100.0]}, cv=KFold(2)
+    ).fit(X.astype(np.float32).astype(np.float64), y)
+    np.testing.assert_allclose(
+        model.estimator_.cv_results_["mean_test_score"],
+        plain.cv_results_["mean_test_score"],
     )
 
 
