@@ -3,7 +3,9 @@
 import contextlib
 import dataclasses
 import functools
+import inspect
 import os
+import types
 
 import numpy as np
 import sklearn
@@ -22,6 +24,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
+    has_fit_parameter,
     validate_data,
 )
 from threadpoolctl import threadpool_limits
@@ -528,7 +531,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         )
 
     # -- fitting -----------------------------------------------------------------
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X, y=None, **fit_params):  # see _FitSignature below the class
         """Fit the wrapped estimator on X in its no-copy layout.
 
         Parameters
@@ -926,6 +929,46 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "estimator_")
+
+
+class _FitSignature:
+    """``fit``, whose signature declares ``sample_weight`` exactly when the
+    wrapped estimator's ``fit`` does.
+
+    scikit-learn reads whether an estimator takes sample weights from the
+    signature of its ``fit`` (``has_fit_parameter``: AdaBoost, bagging,
+    ``check_estimator``'s sample-weight checks). ``fit(X, y, **fit_params)``
+    forwards ``sample_weight`` but does not say so; declaring it always would
+    claim it for estimators that have none. So ``wrapper.fit`` is bound, per
+    instance, to a function that declares it when the wrapped estimator does.
+    On the class, ``MemmapEstimator.fit`` is the plain function (what
+    metadata routing and the documentation read): the wrapper routes
+    ``sample_weight`` to the wrapped estimator, it does not consume it.
+    """
+
+    def __init__(self, plain):
+        self._plain = plain
+        functools.update_wrapper(self, plain)
+
+        def weighted(self, X, y=None, sample_weight=None, **fit_params):
+            if sample_weight is not None:
+                fit_params["sample_weight"] = sample_weight
+            return plain(self, X, y, **fit_params)
+
+        signature = inspect.signature(weighted)
+        functools.update_wrapper(weighted, plain)
+        weighted.__signature__ = signature  # not plain's, which wraps sets
+        self._weighted = weighted
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self._plain
+        inner = getattr(obj, "estimator", None)
+        weighted = hasattr(inner, "fit") and has_fit_parameter(inner, "sample_weight")
+        return types.MethodType(self._weighted if weighted else self._plain, obj)
+
+
+MemmapEstimator.fit = _FitSignature(MemmapEstimator.fit)
 
 
 def _reader_name(estimator):

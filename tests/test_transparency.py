@@ -416,3 +416,26 @@ def test_an_estimator_sklearn_skips_is_skipped_through_the_wrapper():
     assert get_tags(MemmapEstimator(frozen))._skip_test
     with pytest.warns(SkipTestWarning, match="_skip_test"):
         check_estimator(MemmapEstimator(frozen))
+
+
+def test_fit_declares_sample_weight_as_the_wrapped_estimator_does():
+    from sklearn.ensemble import AdaBoostClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.tree import DecisionTreeClassifier
+    from sklearn.utils.validation import has_fit_parameter
+
+    weighted = MemmapEstimator(DecisionTreeClassifier(max_depth=1))
+    assert has_fit_parameter(weighted, "sample_weight")
+    assert not has_fit_parameter(
+        MemmapEstimator(KNeighborsClassifier()), "sample_weight"
+    )
+    # AdaBoost needs sample weights: it refused the wrapper before.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(300) > 0).astype(int)
+    got = AdaBoostClassifier(weighted, n_estimators=5, random_state=0).fit(X, y)
+    want = AdaBoostClassifier(
+        DecisionTreeClassifier(max_depth=1), n_estimators=5, random_state=0
+    ).fit(X, y)
+    np.testing.assert_array_equal(got.predict(X), want.predict(X))
+    np.testing.assert_allclose(got.estimator_weights_, want.estimator_weights_)
