@@ -344,13 +344,11 @@ def own_logs():
     return {log for folder in own_folders() for log in logs_in(folder)}
 
 
-def collect_logged(start, since=None):
+def collect_logged(start):
     """Events appended to this process's logs after the offsets in ``start``."""
     events = []
     for log in sorted(own_logs() | set(start)):
         logged, _ = read_events(log, start.get(log, 0))
-        if since is not None:
-            logged = [e for e in logged if e.time >= since]
         events += logged
     events.sort(key=lambda e: e.time)
     return events

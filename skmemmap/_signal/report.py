@@ -2,7 +2,6 @@
 
 import os
 import threading
-import time
 
 from skmemmap._config import get_config
 from skmemmap._signal.calls import (
@@ -170,7 +169,6 @@ class CopyReport:
             self._local.append(event)
 
     def __enter__(self):
-        self._time = time.time()
         self._start = {log: log_size(log) for log in own_logs()}
         with STATE.lock:
             STATE.reports.append(self)
