@@ -114,11 +114,12 @@ def as_layout(
     dtype = np.dtype(dtype)
     dst = layout_name(dtype, order)
 
-    def copy(kind, nbytes, make):
+    def copy(kind, nbytes, make, written=lambda view: True):
         conv = Conversion(kind, int(nbytes), describe_layout(X), dst)
         if check is not None:
             check(conv)
-        return make(), conv
+        view = make()
+        return view, conv if written(view) else None
 
     nbytes = (
         int(X.shape[0]) * int(np.prod(X.shape[1:], dtype=np.int64)) * dtype.itemsize
@@ -131,10 +132,16 @@ def as_layout(
                 if os.path.exists(sibling_path(root, dtype, order)):
                     view = in_layout(X, dtype, order)[0]
                 else:
+                    # Another process may write it first (create_once makes
+                    # one writer): only a sibling written here is a copy.
                     full = int(np.prod(root.shape, dtype=np.int64)) * dtype.itemsize
-                    view, conv = copy(
-                        "sibling", full, lambda: in_layout(X, dtype, order)[0]
+                    pair, conv = copy(
+                        "sibling",
+                        full,
+                        lambda: in_layout(X, dtype, order),
+                        written=lambda pair: pair[1],
                     )
+                    view = pair[0]
             elif max_nbytes is not None and nbytes > max_nbytes:
                 view, conv = copy(
                     "to-file",
