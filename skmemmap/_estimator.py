@@ -64,8 +64,6 @@ def _estimator_has(attr):
     return check
 
 
-_is_frame = is_frame
-
 # Estimators whose n_jobs runs threads, not processes: they never hand X to
 # another process (forests and neighbors use joblib's threading backend).
 _THREADED = ("BaseForest", "NeighborsBase", "IsolationForest")
@@ -104,7 +102,7 @@ def _hands_x_to_other_processes(estimator, _depth=0):
 
 def _numeric_2d(X):
     """X as an ndarray-like we may map (numeric 2-D array or frame), else None."""
-    if _is_frame(X):
+    if is_frame(X):
         if all(getattr(dt, "kind", "O") in "biuf" for dt in X.dtypes) and X.size:
             return X
         return None
@@ -115,7 +113,7 @@ def _numeric_2d(X):
 
 def _resolve(layout, data):
     """Target ``(dtype, order)`` for an ndarray or a numeric DataFrame."""
-    if not _is_frame(data):
+    if not is_frame(data):
         return layout.resolve(data)
     frame_dtype = np.result_type(
         *(np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in data.dtypes)
@@ -568,7 +566,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             # The call's scope opens before any worker logs a copy.
             begin_call(trace=dispatching())
         self.layout_ = self._resolved_layout()
-        if _is_frame(X) or (hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2):
+        if is_frame(X) or (hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2):
             validate_data(self, X, reset=True, skip_check_array=True)
         elif hasattr(self, "n_features_in_"):
             del self.n_features_in_
@@ -598,7 +596,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         if first:
             self._fit_start(X)
             self.estimator_ = clone(self.estimator)
-        elif _is_frame(X) or getattr(X, "ndim", 0) == 2:
+        elif is_frame(X) or getattr(X, "ndim", 0) == 2:
             validate_data(self, X, reset=False, skip_check_array=True)
         Xp = self._prepare_fit(X)
         with self._threads():
@@ -660,7 +658,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         routed = self._route(method, params)
         if routed is not None:
             params = getattr(routed, method)
-        if _is_frame(X) or getattr(X, "ndim", 0) == 2:
+        if is_frame(X) or getattr(X, "ndim", 0) == 2:
             validate_data(self, X, reset=False, skip_check_array=True)
         func = getattr(self.estimator_, method)
         layout = self.layout_
@@ -673,11 +671,11 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                 )
             data = _numeric_2d(X)
             if data is None or (
-                _is_frame(data) and hasattr(self.estimator_, "feature_names_in_")
+                is_frame(data) and hasattr(self.estimator_, "feature_names_in_")
             ):
                 return func(X, **params)
             dtype, order = _resolve(layout, data)
-            if not _is_frame(data) and has_layout(data, dtype, order):
+            if not is_frame(data) and has_layout(data, dtype, order):
                 return func(data, **params)
             return _in_blocks(func, data, dtype, order, params)
 
@@ -825,7 +823,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         routed = self._route("score", params)
         if routed is not None:
             params = routed.score
-        if _is_frame(X) or getattr(X, "ndim", 0) == 2:
+        if is_frame(X) or getattr(X, "ndim", 0) == 2:
             validate_data(self, X, reset=False, skip_check_array=True)
         Xp = X
         if is_memmap_view(X) and not self.layout_.keeps_input:
@@ -988,7 +986,7 @@ def _in_blocks(func, X, dtype, order, params):
 
     def rows(start, stop):
         block = (
-            X.iloc[start:stop].to_numpy(dtype=dtype) if _is_frame(X) else X[start:stop]
+            X.iloc[start:stop].to_numpy(dtype=dtype) if is_frame(X) else X[start:stop]
         )
         return np.asarray(block, dtype=dtype, order=order)
 

@@ -141,20 +141,21 @@ def user_frames(start=None):
     return None, None
 
 
-def in_cv_fold():
-    """Whether the caller runs inside scikit-learn's fit of one CV fold."""
-    prefix = _package_dir_or_none("sklearn")
-    frame = sys._getframe(1)
-    while frame is not None:
+def _called_from(package, names):
+    """Whether a function of ``package`` named one of ``names`` is up the stack."""
+    prefix = _package_dir_or_none(package)
+    frame = sys._getframe(2)
+    while frame is not None and prefix:
         code = frame.f_code
-        if (
-            code.co_name in _FOLD_FUNCTIONS
-            and prefix
-            and (code.co_filename.startswith(prefix))
-        ):
+        if code.co_name in names and code.co_filename.startswith(prefix):
             return True
         frame = frame.f_back
     return False
+
+
+def in_cv_fold():
+    """Whether the caller runs inside scikit-learn's fit of one CV fold."""
+    return _called_from("sklearn", _FOLD_FUNCTIONS)
 
 
 def warn_at_user(message, category):
@@ -229,14 +230,7 @@ _DISPATCH = frozenset({"dispatch_one_batch", "_get_outputs"})
 def dispatching():
     """Whether joblib is dispatching tasks to workers up the stack: a call whose
     workers may log copies, so its return must be hooked now."""
-    prefix = _package_dir_or_none("joblib")
-    frame = sys._getframe(1)
-    while frame is not None and prefix:
-        code = frame.f_code
-        if code.co_name in _DISPATCH and code.co_filename.startswith(prefix):
-            return True
-        frame = frame.f_back
-    return False
+    return _called_from("joblib", _DISPATCH)
 
 
 def any_scope_open():
