@@ -65,9 +65,10 @@ MEASURED_NOT_IN_REGISTRY = {"SVC": 1.0}
 @pytest.mark.parametrize("estimator", REGISTRY_SAMPLE, ids=lambda e: type(e).__name__)
 def test_audit_agrees_with_registry(estimator):
     # KMeans' OpenMP threads keep fixed-size buffers (~1-2 MB) that would blur
-    # a 2 MB X: measure the clustering estimators on 9 MB.
-    clustering = isinstance(estimator, (KMeans, MiniBatchKMeans))
-    result = audit(estimator, n_samples=20_000 if clustering else 4000, n_features=60)
+    # a 2 MB X, and liblinear's allocations vary by ~0.6 MB from run to run (a
+    # CI run measured a 0.32x X noise floor at 4000 rows): measure those on 9 MB.
+    noisy = isinstance(estimator, (KMeans, MiniBatchKMeans, LinearSVC))
+    result = audit(estimator, n_samples=20_000 if noisy else 4000, n_features=60)
     assert result.measurable, str(result)  # else nothing would be checked
     assert result.agrees is True, str(result)
     assert result.registry_layout == layout_for(estimator).describe()
