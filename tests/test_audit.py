@@ -65,10 +65,15 @@ MEASURED_NOT_IN_REGISTRY = {"SVC": 1.0}
 @pytest.mark.parametrize("estimator", REGISTRY_SAMPLE, ids=lambda e: type(e).__name__)
 def test_audit_agrees_with_registry(estimator):
     # KMeans' OpenMP threads keep fixed-size buffers (~1-2 MB) that would blur
-    # a 2 MB X, and liblinear's allocations vary by ~0.6 MB from run to run (a
-    # CI run measured a 0.32x X noise floor at 4000 rows): measure those on 9 MB.
-    noisy = isinstance(estimator, (KMeans, MiniBatchKMeans, LinearSVC))
-    result = audit(estimator, n_samples=20_000 if noisy else 4000, n_features=60)
+    # a 2 MB X: measure the clustering estimators on 9 MB.
+    clustering = isinstance(estimator, (KMeans, MiniBatchKMeans))
+    result = audit(estimator, n_samples=20_000 if clustering else 4000, n_features=60)
+    if not result.measurable:
+        # On a loaded machine (a CI runner) the noise floor of a 1.8 MB X can
+        # pass 0.25x X (seen: LinearSVC 0.32x, PCA 0.25x). Do what the audit
+        # says: its suggested size puts the floor near a tenth of X.
+        assert "Audit a larger X" in str(result), str(result)
+        result = audit(estimator, n_samples=result.suggested_n_samples, n_features=60)
     assert result.measurable, str(result)  # else nothing would be checked
     assert result.agrees is True, str(result)
     assert result.registry_layout == layout_for(estimator).describe()
@@ -137,7 +142,7 @@ def test_audit_sees_copies_in_c_that_tracemalloc_misses():
 
 
 def test_audit_measures_conversion_copies():
-    result = audit(LogisticRegression(max_iter=5), n_samples=5000, n_features=60)
+    result = audit(LogisticRegression(max_iter=5), n_samples=10_000, n_features=60)
     by_layout = {r["layout"]: r for r in result.rows}
     assert by_layout["float64 C"]["fit_x"] < 0.25
     assert by_layout["float64 Fortran"]["fit_x"] > 0.9  # converted to C
@@ -146,12 +151,13 @@ def test_audit_measures_conversion_copies():
 
 
 def test_audit_result_table_and_dict():
-    result = audit(Ridge(), n_samples=4000, n_features=40)
+    # 3.2 MB: a loaded CI runner's noise floor (~0.5 MB) stays well under 0.25x X
+    result = audit(Ridge(), n_samples=10_000, n_features=40)
     text = str(result)
     for needle in ("float64 C", "float32 Fortran", "Own copies", "layout_for"):
         assert needle in text
     as_dict = json.loads(json.dumps(result.to_dict()))
-    assert as_dict["x_shape"] == [4000, 40]
+    assert as_dict["x_shape"] == [10_000, 40]
     assert len(as_dict["rows"]) == 4
     assert as_dict["measurable"] is True
     # Ridge centers and copies: ~2x of a float64 X, ~1.7x of a float32 one
