@@ -37,7 +37,10 @@ def client():
             n_workers=2,
             processes=True,
             threads_per_worker=1,
+            # No dashboard; the scheduler's HTTP server (health, metrics) still
+            # starts, on a free port so that a second cluster does not warn.
             dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -180,7 +183,10 @@ def test_threads_cluster_equals_scikit_learn(data, tmp_path):
     grid = {"C": [0.1, 1.0]}
     with (
         distributed.LocalCluster(
-            n_workers=2, processes=False, dashboard_address=None
+            n_workers=2,
+            processes=False,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as threads,
         joblib.parallel_config(backend="dask", client=threads),

@@ -406,7 +406,8 @@ def test_pipeline_step_and_cross_val_predict_parallel(folder):
 def test_predict_in_blocks_within_working_memory(folder, tmp_path, spy_layout):
     X, _, y = _data(6000, 100)  # 4.6 MB float64, the spy reads float32 F
     log = str(tmp_path / "log.jsonl")
-    model = MemmapEstimator(SpyRegressor(log=log), max_nbytes=None).fit(X, y)
+    with pytest.warns(CopyWarning, match="in memory for SpyRegressor"):
+        model = MemmapEstimator(SpyRegressor(log=log), max_nbytes=None).fit(X, y)
     with sklearn.config_context(working_memory=1):
         got = model.predict(X)
     predicts = [r for r in read_log(log) if r["method"] == "predict"]
