@@ -60,6 +60,11 @@ def is_memmap_view(X):
     return isinstance(X, MemmapArray) and X._skm_file is not None
 
 
+def file_of(X):
+    """The mapped file X is a view of, or None if X is not a view of a file."""
+    return X._skm_file if is_memmap_view(X) else None
+
+
 class MemmapArray(np.ndarray):
     """A read-only ndarray backed by a ``.npy`` file, that stays a view through CV.
 
@@ -342,6 +347,12 @@ def _gather(view, idx):
     if written:
         _drop_pages(mapped)
     return open_derived(mapped, path).full(), written
+
+
+def is_gathered(X):
+    """Whether X is a view of a file that :func:`_gather` wrote its rows into."""
+    mapped = file_of(X)
+    return mapped is not None and ".gather-" in os.path.basename(mapped.path)
 
 
 def _row_taker(src, idx, order):
