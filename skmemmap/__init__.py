@@ -4,9 +4,10 @@ X lives once in a file (:class:`MemmapArray`); cross-validation folds stay
 views of that file in every worker process.
 """
 
-from skmemmap._array import MemmapArray, is_memmap_view, load, memmap
+from skmemmap._array import MemmapArray, is_memmap_view
 from skmemmap._audit import AuditResult, audit
 from skmemmap._config import config_context, get_config, set_config
+from skmemmap._construct import load, memmap
 from skmemmap._distribute import distribute
 from skmemmap._estimator import MemmapEstimator
 from skmemmap._layout import Layout, layout_for, own_copies, register_layout

@@ -39,7 +39,7 @@ import warnings
 import numpy as np
 from sklearn.base import clone, is_classifier, is_regressor
 
-from skmemmap._array import memmap
+from skmemmap._construct import memmap
 from skmemmap._layout import layout_for, own_copies
 from skmemmap._utils import child_env, format_mb, layout_name
 

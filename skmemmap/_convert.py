@@ -11,16 +11,9 @@ import os
 
 import numpy as np
 
-from skmemmap._array import (
-    has_layout,
-    in_layout,
-    is_memmap_view,
-    memmap,
-    open_derived,
-    order_of,
-    row_range,
-    sibling_path,
-)
+from skmemmap._array import has_layout, is_memmap_view, order_of, row_range
+from skmemmap._construct import in_layout, memmap, sibling_path
+from skmemmap._mapped import open_derived
 from skmemmap._utils import layout_name
 
 __all__ = ["Conversion", "as_layout", "describe_layout", "is_frame"]

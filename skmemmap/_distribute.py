@@ -119,7 +119,7 @@ def warn_if_persisted(path, owner):
 def _probe(ref):
     """``"shared"`` if this worker opens the client's file itself, ``"copied"``
     if it holds a copy already, else ``"missing"``."""
-    from skmemmap._array import _file_key
+    from skmemmap._mapped import _file_key
 
     if ref["key"] in _copies and os.path.exists(_copies[ref["key"]][0]):
         return "copied"
@@ -160,7 +160,7 @@ def _write_chunk(path, offset, data):
 
 def _publish(ref, path):
     """Check the copy and register it; runs as a task, whose result holds it."""
-    from skmemmap._array import _file_key
+    from skmemmap._mapped import _file_key
     from skmemmap._npy import read_header
 
     shape, fortran, dtype, offset = read_header(path)

@@ -4,7 +4,6 @@ import contextlib
 import dataclasses
 import functools
 import inspect
-import os
 import types
 
 import numpy as np
@@ -29,7 +28,7 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import threadpool_limits
 
-from skmemmap._array import has_layout, is_memmap_view
+from skmemmap._array import file_of, has_layout, is_gathered, is_memmap_view
 from skmemmap._convert import as_layout, is_frame
 from skmemmap._layout import Layout, layout_for, own_copies, own_copy_fix
 from skmemmap._layout import _registry as _layout_registry
@@ -350,7 +349,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
     def _emit(self, event, X=None):
         """Report a copy (or a layout notice) to the copy signal: workers log it
         for the calling process, which warns once per cause per call."""
-        mapped = X._skm_file if X is not None and is_memmap_view(X) else None
+        mapped = file_of(X)
         if mapped is not None and event.family is None:
             event = dataclasses.replace(event, family=mapped.family)
         emit(
@@ -490,9 +489,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def _refuse_gathered(self, X):
         """Strict mode: a training set gathered into a file is an avoidable copy."""
-        if self.on_copy != "raise" or ".gather-" not in os.path.basename(
-            X._skm_file.path
-        ):
+        if self.on_copy != "raise" or not is_gathered(X):
             return
         raise CopyError(
             f"The rows given to {type(self.estimator).__name__} were gathered into "

@@ -1,10 +1,13 @@
 """Reading ``.npy`` headers and writing ``.npy`` files block by block."""
 
 import os
+import secrets
 import tokenize
 
 import numpy as np
 from numpy.lib import format as npy_format
+
+from skmemmap._folder import atomic_write, create_once
 
 # Each block converted in memory while writing holds at most this many bytes
 # (in the larger of the input and output dtypes), so converting, gathering or
@@ -153,6 +156,30 @@ def _at(row0, col0):
         return f"X[{row0 + index[0]}, {col0 + index[1]}]"
 
     return where
+
+
+def _write_npy_once(path, get_block, shape, dtype, order, src_itemsize=0):
+    header = header_bytes(shape, dtype, order)
+    n_items = int(np.prod(shape, dtype=np.int64))
+    nbytes = len(header) + n_items * np.dtype(dtype).itemsize
+
+    def write(f):
+        f.write(header)
+        write_blocks(f, get_block, shape, dtype, order, src_itemsize)
+
+    return create_once(path, nbytes, write)
+
+
+def _write_new_npy(folder, get_block, shape, dtype, order, src_itemsize=0):
+    """Write a new file in ``folder`` under an unpredictable name; return its path."""
+    header = header_bytes(shape, dtype, order)
+    n_items = int(np.prod(shape, dtype=np.int64))
+    nbytes = len(header) + n_items * np.dtype(dtype).itemsize
+    path = os.path.join(folder, f"{secrets.token_hex(8)}.npy")
+    with atomic_write(path, nbytes) as f:
+        f.write(header)
+        write_blocks(f, get_block, shape, dtype, order, src_itemsize)
+    return path
 
 
 # -- conversions that keep values -------------------------------------------------

@@ -12,18 +12,12 @@ import numpy as np
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import check_consistent_length
 
-from skmemmap._array import (
-    MemmapArray,
-    _check_dtype,
-    _check_shape,
-    _row_taker,
-    _write_new_npy,
-    is_memmap_view,
-    memmap,
-    open_file,
-)
+from skmemmap._array import MemmapArray, _row_taker, is_memmap_view
+from skmemmap._construct import memmap
 from skmemmap._folder import session_folder
 from skmemmap._folds import check_n_splits, fold_sizes
+from skmemmap._mapped import _check_dtype, _check_shape, open_file
+from skmemmap._npy import _write_new_npy
 from skmemmap._split import num_samples
 
 __all__ = ["shuffle"]

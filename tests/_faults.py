@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 import skmemmap
-from skmemmap import _array
+from skmemmap import _array, _construct
 
 
 class KillOnSecondFit(ClassifierMixin, BaseEstimator):
@@ -82,7 +82,7 @@ def race(what, X, idx, barrier, results):
         )
         barrier.wait(timeout=60)
         if what == "sibling":
-            mapped, written = _array.sibling(X._skm_file, np.float32, "F")
+            mapped, written = _construct.sibling(X._skm_file, np.float32, "F")
             out = mapped.full()
         else:
             with warnings.catch_warnings():

@@ -159,8 +159,8 @@ def test_distribute_rejects_what_it_cannot_send(client):
 
 
 def test_unresolved_reference_raises_at_first_use_and_travels_on(tmp_path):
-    from skmemmap._array import _rebuild
     from skmemmap._dask import Unresolved
+    from skmemmap._mapped import _rebuild
 
     X_mm = skmemmap.memmap(np.ones((10, 2)), folder=tmp_path)
     _func, args = X_mm[2:4].__reduce__()

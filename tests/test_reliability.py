@@ -39,6 +39,7 @@ from skmemmap import (
     MemmapEstimator,
     NotEnoughDiskSpaceError,
     _array,
+    _construct,
     _folder,
 )
 
@@ -82,8 +83,9 @@ def no_writes(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("skmemmap wrote a file before validating its input")
 
-    monkeypatch.setattr(_array, "_write_new_npy", fail)
-    monkeypatch.setattr(_array, "_write_npy_once", fail)
+    monkeypatch.setattr(_construct, "_write_new_npy", fail)
+    monkeypatch.setattr(_construct, "_write_npy_once", fail)
+    monkeypatch.setattr(_array, "_write_npy_once", fail)  # gathers
 
 
 # -- 1. bad input ------------------------------------------------------------------
@@ -154,8 +156,9 @@ def test_x_and_y_of_different_lengths_fail_before_any_write(mapped, rng, skm_fol
     X_in = skmemmap.memmap(X) if mapped else X  # float64: the forest wants float32
     with pytest.MonkeyPatch.context() as mp:
         fail = lambda *a, **k: pytest.fail("wrote a file")  # noqa: E731
-        mp.setattr(_array, "_write_new_npy", fail)
-        mp.setattr(_array, "_write_npy_once", fail)
+        mp.setattr(_construct, "_write_new_npy", fail)
+        mp.setattr(_construct, "_write_npy_once", fail)
+        mp.setattr(_array, "_write_npy_once", fail)  # gathers
         with pytest.raises(ValueError, match=re.escape(str(expected.value))):
             MemmapEstimator(RandomForestClassifier(), max_nbytes=0).fit(X_in, y)
     del X_in
@@ -589,7 +592,7 @@ def test_names_cannot_be_predicted(skm_folder):
 def test_symlink_at_a_sibling_path_is_not_followed(tmp_path, skm_folder, rng):
     X = rng.standard_normal((20, 3))
     X_mm = skmemmap.memmap(X)
-    path = _array.sibling_path(X_mm._skm_file, np.float32, "F")
+    path = _construct.sibling_path(X_mm._skm_file, np.float32, "F")
     # A valid .npy of the right layout, but the wrong data, and a lock target.
     victim = tmp_path / "victim.npy"
     np.save(victim, np.zeros((20, 3), dtype=np.float32, order="F"))
