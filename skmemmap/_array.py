@@ -316,6 +316,11 @@ def _split_row_key(key):
     return None, None
 
 
+# Gathered rows go to "<family>.gather-<hash>.npy": the tag tells a training
+# set gathered from X's rows (strict mode refuses it) from X's own files.
+_GATHER_TAG = ".gather-"
+
+
 def _gather(view, idx):
     """Write ``view[idx]`` to a file keyed by the view and selection; map it.
 
@@ -339,7 +344,7 @@ def _gather(view, idx):
         order,
         memoryview(idx).cast("B"),  # hashed in place, not copied to bytes
     )
-    path = os.path.join(mapped.cache_folder, f"{mapped.family}.gather-{name}.npy")
+    path = os.path.join(mapped.cache_folder, f"{mapped.family}{_GATHER_TAG}{name}.npy")
     shape = (idx.size, *view.shape[1:])
     written = _write_npy_once(
         path, _row_taker(view.view(np.ndarray), idx, order), shape, view.dtype, order
@@ -352,7 +357,7 @@ def _gather(view, idx):
 def is_gathered(X):
     """Whether X is a view of a file that :func:`_gather` wrote its rows into."""
     mapped = file_of(X)
-    return mapped is not None and ".gather-" in os.path.basename(mapped.path)
+    return mapped is not None and _GATHER_TAG in os.path.basename(mapped.path)
 
 
 def _row_taker(src, idx, order):

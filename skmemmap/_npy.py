@@ -158,7 +158,8 @@ def _at(row0, col0):
     return where
 
 
-def _write_npy_once(path, get_block, shape, dtype, order, src_itemsize=0):
+def _npy_writer(get_block, shape, dtype, order, src_itemsize):
+    """``(nbytes, write)``: the file's size, and a function writing it to ``f``."""
     header = header_bytes(shape, dtype, order)
     n_items = int(np.prod(shape, dtype=np.int64))
     nbytes = len(header) + n_items * np.dtype(dtype).itemsize
@@ -167,18 +168,20 @@ def _write_npy_once(path, get_block, shape, dtype, order, src_itemsize=0):
         f.write(header)
         write_blocks(f, get_block, shape, dtype, order, src_itemsize)
 
+    return nbytes, write
+
+
+def _write_npy_once(path, get_block, shape, dtype, order, src_itemsize=0):
+    nbytes, write = _npy_writer(get_block, shape, dtype, order, src_itemsize)
     return create_once(path, nbytes, write)
 
 
 def _write_new_npy(folder, get_block, shape, dtype, order, src_itemsize=0):
     """Write a new file in ``folder`` under an unpredictable name; return its path."""
-    header = header_bytes(shape, dtype, order)
-    n_items = int(np.prod(shape, dtype=np.int64))
-    nbytes = len(header) + n_items * np.dtype(dtype).itemsize
+    nbytes, write = _npy_writer(get_block, shape, dtype, order, src_itemsize)
     path = os.path.join(folder, f"{secrets.token_hex(8)}.npy")
     with atomic_write(path, nbytes) as f:
-        f.write(header)
-        write_blocks(f, get_block, shape, dtype, order, src_itemsize)
+        write(f)
     return path
 
 

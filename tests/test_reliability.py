@@ -76,6 +76,13 @@ def first_line(exc):
     return str(exc).splitlines()[0]
 
 
+def forbid_writes(mp, fail):
+    """Make every way skmemmap writes a ``.npy`` file call ``fail`` instead."""
+    mp.setattr(_construct, "_write_new_npy", fail)
+    mp.setattr(_construct, "_write_npy_once", fail)
+    mp.setattr(_array, "_write_npy_once", fail)  # gathers
+
+
 @pytest.fixture
 def no_writes(monkeypatch):
     """Fail the test if skmemmap starts writing any file."""
@@ -83,9 +90,7 @@ def no_writes(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("skmemmap wrote a file before validating its input")
 
-    monkeypatch.setattr(_construct, "_write_new_npy", fail)
-    monkeypatch.setattr(_construct, "_write_npy_once", fail)
-    monkeypatch.setattr(_array, "_write_npy_once", fail)  # gathers
+    forbid_writes(monkeypatch, fail)
 
 
 # -- 1. bad input ------------------------------------------------------------------
@@ -156,9 +161,7 @@ def test_x_and_y_of_different_lengths_fail_before_any_write(mapped, rng, skm_fol
     X_in = skmemmap.memmap(X) if mapped else X  # float64: the forest wants float32
     with pytest.MonkeyPatch.context() as mp:
         fail = lambda *a, **k: pytest.fail("wrote a file")  # noqa: E731
-        mp.setattr(_construct, "_write_new_npy", fail)
-        mp.setattr(_construct, "_write_npy_once", fail)
-        mp.setattr(_array, "_write_npy_once", fail)  # gathers
+        forbid_writes(mp, fail)
         with pytest.raises(ValueError, match=re.escape(str(expected.value))):
             MemmapEstimator(RandomForestClassifier(), max_nbytes=0).fit(X_in, y)
     del X_in
