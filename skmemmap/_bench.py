@@ -43,7 +43,7 @@ import time
 
 import numpy as np
 
-from skmemmap._utils import run_module
+from skmemmap._utils import format_mb, run_module
 
 __all__ = [
     "main_bench",
@@ -374,7 +374,7 @@ def run_bench(
         x_nbytes = n_samples * n_features * 8
         progress(
             f"Dataset: X {n_samples:,} x {n_features} float64 "
-            f"({x_nbytes / 2**20:.0f} MB), written in "
+            f"({format_mb(x_nbytes)}), written in "
             f"{time.perf_counter() - t0:.1f} s; {n_runs} runs, each in a fresh "
             f"process"
             + (
