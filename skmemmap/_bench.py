@@ -547,7 +547,7 @@ def _format_xprop(results, pairs):
             f"{ratio_text(committed(p, True), committed(s, True), noise)}"
         )
     lines.append(
-        f"X-proportional: the run at full size minus the same run at {rows} rows, "
+        f"X-proportional: the run at full size minus the same run at {rows:,} rows, "
         f"in copies of X (worker interpreters and fixed buffers cancel out). "
         f"{_ratio_note(f'{noise:.2f} X')}"
     )
