@@ -6,12 +6,12 @@ rows, n_jobs=1, in three modes:
 
 * ``on``: as shipped. On CPython 3.12+ the hook is ``sys.monitoring``
   (PY_RETURN on the one entry code object), watching every call from its
-  start. On 3.10 and 3.11 it is a trace function on one frame, which puts
+  start. On 3.11 it is a trace function on one frame, which puts
   CPython in tracing mode for the rest of the call, a cost per Python-level
   operation: a call is traced only once it has a copy to report in this
   process or dispatches tasks to worker processes (whose wait costs nothing).
 * ``settrace``: the trace hook on every call from its start (what 3.12+
-  would pay without ``sys.monitoring``, and 3.10/3.11 if every call were
+  would pay without ``sys.monitoring``, and 3.11 if every call were
   traced).
 * ``off``: the copy signal's hooks disabled.
 
@@ -65,8 +65,10 @@ def main():
             [sys.executable, "-c", CHILD, mode],
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
         )
+        if out.returncode:
+            sys.exit(f"The {mode!r} run failed:\n{out.stderr[-3000:]}")
         times[mode] = float(out.stdout)
     hook = "sys.monitoring" if sys.version_info >= (3, 12) else "settrace, when needed"
     print(f"Python {sys.version.split()[0]}: 120 fits in this process, CPU time")

@@ -14,9 +14,9 @@ Seeing the entry frame return needs a hook. On CPython 3.12 and later it is
 ``sys.monitoring`` (PEP 669): PY_RETURN and PY_YIELD events on the entry
 frame's one code object, and PY_UNWIND (which only exists globally) while a
 scope is open, under a tool id of its own; nothing else runs slower, and
-debuggers and coverage keep their own tool ids. On 3.10 and 3.11 (or if no
-tool id is free) it is a trace hook: the scope sets ``f_trace`` on that one
-frame and, once the call has something to warn about, a global trace
+debuggers and coverage keep their own tool ids. On 3.11 (or if no tool id
+is free) it is a trace hook: the scope sets ``f_trace`` on that one frame
+and, once the call has something to warn about, a global trace
 function that returns ``None`` (no line events anywhere), chaining to a
 tracer already installed (a debugger, coverage); it is removed when the last
 traced scope of the thread ends. Either way a call that raises ends its
@@ -215,8 +215,8 @@ def begin_call(trace=True):
         scope = next((s for s in scopes if s.entry_id == id(entry)), None)
         if scope is None:
             scope = _Scope(entry, user)
-            scopes.append(scope)
             scope.hook = _MONITOR if _MONITOR.claim() else _TRACER
+            scopes.append(scope)
             scope.hook.mark(scope, entry)
         if (trace or scope.hook.cheap) and not scope.traced:
             scope.hook.watch(scope, entry)
@@ -269,8 +269,8 @@ def any_scope_open():
 
 
 class _TraceHook:
-    """Sees a call end through ``f_trace`` on its entry frame (CPython 3.10,
-    3.11, or when every ``sys.monitoring`` tool id is taken).
+    """Sees a call end through ``f_trace`` on its entry frame (CPython 3.11,
+    or 3.12+ when every ``sys.monitoring`` tool id is taken).
 
     The frame's local trace function is set when the scope opens: it marks
     the frame as the scope's, and ends the scope when the frame returns (or
