@@ -32,6 +32,7 @@ from skmemmap._array import file_of, has_layout, is_gathered, is_memmap_view
 from skmemmap._convert import as_layout, is_frame
 from skmemmap._layout import Layout, layout_for, own_copies, own_copy_fix
 from skmemmap._layout import _registry as _layout_registry
+from skmemmap._resources import warn_if_bigger_than_memory
 from skmemmap._signal import (
     LAYOUT,
     CopyEvent,
@@ -385,9 +386,15 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             return X
         if is_memmap_view(X):
             self._refuse_gathered(X)
-            if layout.keeps_input:
-                return X
-            return self._file_view(X, layout)
+            Xp = X if layout.keeps_input else self._file_view(X, layout)
+            warn_if_bigger_than_memory(
+                self.estimator,
+                Xp,
+                emit=self._emit,
+                in_worker=self._in_worker(),
+                on_copy=self.on_copy,
+            )
+            return Xp
         data = _numeric_2d(X)
         if data is None:
             return X  # not something we map: the estimator validates it itself
