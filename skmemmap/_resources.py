@@ -228,30 +228,33 @@ def reads_at_random(estimator):
     return params.get("shuffle", True) is not False
 
 
-def warn_if_bigger_than_memory(estimator, X, *, emit, in_worker, on_copy="warn"):
-    """Warn (a LayoutWarning) if fitting ``estimator`` on the mapped ``X`` reads
-    at random a file bigger than the memory this process may use.
+def warn_if_bigger_than_memory(wrapper, X):
+    """Warn (a LayoutWarning) if ``wrapper`` (a MemmapEstimator) is about to
+    fit an estimator that reads at random the mapped ``X``, a file bigger than
+    the memory this process may use.
 
-    ``estimator`` is the wrapped estimator; the one that reads X is looked
-    for inside a Pipeline or a search, as :func:`skmemmap.layout_for` does
-    (a Pipeline's later steps read the output of the first).
+    The estimator that reads X is looked for inside the wrapped estimator
+    (a Pipeline, a search), as :func:`skmemmap.layout_for` does: a Pipeline's
+    later steps read the output of the first.
 
     In the calling process the warning is shown at once, at the user's line,
     once per call: the copy signal would show it when the call returns, which
     a fit reading a file bigger than memory at random may not do for hours.
-    In a worker, ``emit`` (the copy signal's, as MemmapEstimator routes it)
-    logs it for the calling process, which warns when its call ends: a
-    worker never prints, and the parent reads the workers' logs only then.
+    In a worker it goes to the copy signal through ``wrapper._emit``, which
+    logs it for the calling process, to warn when its call ends: a worker
+    never prints, and the parent reads the workers' logs only then.
     """
-    reader = _x_reader(estimator)
-    if on_copy == "ignore" or not reads_at_random(reader):
+    if wrapper.on_copy == "ignore":
+        return
+    reader = _x_reader(wrapper.estimator)
+    if not reads_at_random(reader):
         return
     memory = available_memory()
     if memory is None or X.nbytes <= memory.nbytes:
         return
     event = _event(reader, X, memory)
-    if in_worker:
-        emit(event, X)
+    if wrapper._in_worker():
+        wrapper._emit(event, X)
         return
     scope = begin_call(trace=False)
     key = (event.key, getattr(file_of(X), "family", None))
