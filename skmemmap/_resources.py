@@ -36,7 +36,7 @@ import weakref
 from sklearn.base import is_classifier, is_clusterer, is_regressor
 
 from skmemmap._array import file_of
-from skmemmap._layout import _x_reader
+from skmemmap._layout import _inner_estimator, _x_reader
 from skmemmap._signal import LAYOUT, CopyEvent, begin_call, warn_at_user
 from skmemmap._utils import format_mb
 from skmemmap.exceptions import LayoutWarning
@@ -219,6 +219,19 @@ _warned = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
+def _streams(estimator):
+    """Whether ``estimator``, or a meta-estimator inside it, is a
+    StreamingEstimator (by name: it lives in a module above this one), which
+    reads X in contiguous blocks whatever the estimator it wraps."""
+    for _ in range(50):  # guards against a cycle in a malformed estimator
+        if estimator is None:
+            return False
+        if type(estimator).__name__ == "StreamingEstimator":
+            return True
+        estimator = _inner_estimator(estimator)
+    return False
+
+
 def reads_at_random(estimator):
     """Whether ``estimator``'s fit visits the rows of X in random order."""
     names = {cls.__name__ for cls in type(estimator).__mro__}
@@ -247,7 +260,7 @@ def warn_if_bigger_than_memory(wrapper, X):
     if wrapper.on_copy == "ignore":
         return
     reader = _x_reader(wrapper.estimator)
-    if not reads_at_random(reader):
+    if not reads_at_random(reader) or _streams(wrapper.estimator):
         return
     memory = available_memory()
     if memory is None or X.nbytes <= memory.nbytes:

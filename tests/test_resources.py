@@ -4,6 +4,7 @@ import os
 import warnings
 
 import pytest
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import Ridge, SGDClassifier
 from sklearn.model_selection import GridSearchCV
@@ -212,3 +213,33 @@ def test_x_that_fits_is_not_warned_about(data, limit):
     with warnings.catch_warnings():
         warnings.simplefilter("error", skmemmap.LayoutWarning)
         skmemmap.MemmapEstimator(SGDClassifier(max_iter=5, tol=None)).fit(Xm, y)
+
+
+class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
+    """Stands for skmemmap.StreamingEstimator, recognised by its name."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, y):
+        self.estimator_ = clone(self.estimator).partial_fit(X, y, classes=[0, 1])
+        return self
+
+    def score(self, X, y):
+        return self.estimator_.score(X, y)
+
+
+def test_a_streaming_fit_inside_is_not_warned_about(data, limit):
+    Xm, y = data
+    limit(1000)
+    search = GridSearchCV(
+        StreamingEstimator(SGDClassifier()),
+        {"estimator__alpha": [1e-4]},
+        cv=skmemmap.ContiguousKFold(2),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        skmemmap.MemmapEstimator(search).fit(Xm, y)
+        skmemmap.MemmapEstimator(search.estimator.estimator).fit(Xm, y)
+    layout = [w for w in caught if w.category is skmemmap.LayoutWarning]
+    assert len(layout) == 1  # only the bare SGDClassifier
