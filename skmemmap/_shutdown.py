@@ -61,7 +61,9 @@ def install():
     if multiprocessing.parent_process() is not None:
         return
     for signum in _SIGNALS:
-        if signal.getsignal(signum) == signal.SIG_DFL:
+        # _on_signal itself: inherited by a child forked with os.fork, which
+        # makes folders of its own.
+        if signal.getsignal(signum) in (signal.SIG_DFL, _on_signal):
             signal.signal(signum, _on_signal)
     _installed_in = os.getpid()
 
