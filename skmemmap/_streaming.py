@@ -747,10 +747,11 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _takes_classes(self, step, y):
+        params = inspect.signature(step.partial_fit).parameters.values()
         return (
             y is not None
             and is_classifier(step)
-            and "classes" in inspect.signature(step.partial_fit).parameters
+            and any(p.name == "classes" or p.kind == p.VAR_KEYWORD for p in params)
         )
 
     def _step_params(self, steps, fit_params):
