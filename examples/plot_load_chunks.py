@@ -5,12 +5,15 @@ A dataset saved as many .npy chunks
 Data sets often arrive as many files: ``train_x_0.npy ... train_x_40.npy``.
 Concatenating them with ``np.concatenate([np.load(f) for f in files])`` holds
 every chunk *and* the result in memory at once. :func:`skmemmap.load` given
-the list of files consolidates them once into one file, streaming chunk by
-chunk, and maps it: the RAM it needs stays about one chunk, whatever the
-number of chunks. The chunks themselves are only read.
+the list of files opens each of them in place, as one
+:class:`skmemmap.ChunkedArray`: nothing is read, copied or written. With
+``consolidate=True`` it writes them once into one file instead, streaming
+chunk by chunk: the RAM that needs stays about one chunk, whatever the number
+of chunks. The chunks themselves are only read.
 """
 
 import os
+import shutil
 import tempfile
 
 import matplotlib.pyplot as plt
@@ -48,9 +51,10 @@ with skmemmap.MemoryMonitor(interval=0.01) as concat:
     del X_np
 
 with skmemmap.MemoryMonitor(interval=0.01) as consolidate:
-    X = skmemmap.load(files)
+    X = skmemmap.load(files, consolidate=True)
 
 print(type(X).__name__, X.shape, X.dtype)
+print(skmemmap.load(files))  # opened in place: nothing read or written
 for name, monitor in (("np.concatenate", concat), ("skmemmap.load", consolidate)):
     extra = monitor.peak_above_baseline("anon") / 2**20
     print(f"{name:<15} anonymous memory +{extra:6.1f} MB")
@@ -78,3 +82,8 @@ ax.set_ylabel("anonymous memory above the start (MB)")
 ax.set_title(f"Loading {n_chunks} .npy chunks")
 ax.legend()
 fig.tight_layout()
+
+# %%
+# The chunk files were written for this example only: remove them.
+del X
+shutil.rmtree(folder)

@@ -89,7 +89,7 @@ class MemmapArray(np.ndarray):
     See Also
     --------
     memmap : Write an array to a file once and map it.
-    load : Map an existing ``.npy`` file, or consolidate chunk files.
+    load : Map an existing ``.npy`` file, or open chunk files in place.
 
     Examples
     --------

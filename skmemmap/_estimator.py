@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 from threadpoolctl import threadpool_limits
 
 from skmemmap._array import file_of, has_layout, is_gathered, is_memmap_view
+from skmemmap._chunked import check_aligned, is_chunked
 from skmemmap._convert import as_layout, is_frame
 from skmemmap._layout import Layout, layout_for, own_copies, own_copy_fix
 from skmemmap._layout import _registry as _layout_registry
@@ -399,6 +400,15 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             if layout.keeps_input:
                 return X
             return self._file_view(X, layout)
+        if is_chunked(X):
+            if not self._in_worker() and _hands_x_to_other_processes(self.estimator):
+                return X  # a search's folds of a chunk list are chunk pieces
+            # The estimator needs one array: the rows are gathered once, into
+            # its layout (X's own if skmemmap does not know it).
+            X.refuse_consolidation(f"{name} (in MemmapEstimator)")
+            dtype = layout.target_dtype(X.dtype)
+            order = (layout.orders or (X.order,))[0]
+            return self._file_view(X, layout, dtype=dtype, order=order)
         data = _numeric_2d(X)
         if data is None:
             return X  # not something we map: the estimator validates it itself
@@ -486,6 +496,17 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                 f"Map it so once: {call}",
                 reads,
             ),
+            "gather": (
+                "gather",
+                f"Rows of a chunk list gathered into a {dst} file for {name}",
+                f"StreamingEstimator({name}) reads the chunk pieces block by block "
+                f"without a copy"
+                if hasattr(self.estimator, "partial_fit")
+                else "",
+                f"{name} needs X as one array and these rows lie in several chunk "
+                f"files; they were written once, in the layout {name} reads, for "
+                f"every candidate and worker to reuse",
+            ),
         }[conversion.kind]
         return CopyEvent(
             cause,
@@ -559,10 +580,13 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         if routed is not None:
             fit_params = routed.fit
         self._fit_start(X)
-        if y is not None and (is_memmap_view(X) or _numeric_2d(X) is not None):
+        if y is not None and (
+            is_memmap_view(X) or is_chunked(X) or _numeric_2d(X) is not None
+        ):
             # scikit-learn's own check and message, made before X is written
             # or converted to a file rather than after.
             check_consistent_length(X, y)
+            check_aligned(X, y)
         Xp = self._prepare_fit(X)
         self.estimator_ = clone(self.estimator)
         with self._threads():
@@ -578,7 +602,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             validate_data(self, X, reset=True, skip_check_array=True)
         elif hasattr(self, "n_features_in_"):
             del self.n_features_in_
-        if is_memmap_view(X) or _numeric_2d(X) is not None:
+        if is_memmap_view(X) or is_chunked(X) or _numeric_2d(X) is not None:
             self._report_own_copies(X)
 
     @available_if(_estimator_has("partial_fit"))
@@ -677,6 +701,9 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                 return func(
                     self._file_view(X, Layout(layout.dtype, layout.order)), **params
                 )
+            if is_chunked(X):
+                dtype = layout.target_dtype(X.dtype)
+                return _in_blocks(func, X, dtype, (layout.orders or ("C",))[0], params)
             data = _numeric_2d(X)
             if data is None or (
                 is_frame(data) and hasattr(self.estimator_, "feature_names_in_")
@@ -996,9 +1023,12 @@ def _in_blocks(func, X, dtype, order, params):
     step = max(1, int(budget // max(1, row_bytes)))
 
     def rows(start, stop):
-        block = (
-            X.iloc[start:stop].to_numpy(dtype=dtype) if is_frame(X) else X[start:stop]
-        )
+        if is_frame(X):
+            block = X.iloc[start:stop].to_numpy(dtype=dtype)
+        elif is_chunked(X):
+            block = X._block(start, stop)  # read into memory: a block, not X
+        else:
+            block = X[start:stop]
         return np.asarray(block, dtype=dtype, order=order)
 
     if step >= X.shape[0]:

@@ -17,9 +17,10 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import indexable
 
 from skmemmap._array import is_memmap_view
+from skmemmap._chunked import check_aligned, is_chunked
 from skmemmap._disk import kfold_disk_bound
 from skmemmap._folds import check_n_splits, fold_sizes
-from skmemmap._signal import NOTICE, CopyEvent, emit
+from skmemmap._signal import NOTICE, CopyEvent, begin_call, emit
 from skmemmap._utils import format_mb
 
 __all__ = ["ContiguousKFold"]
@@ -158,6 +159,7 @@ class ContiguousKFold(BaseCrossValidator):
                 stacklevel=2,
             )
         X, y, groups = indexable(X, y, groups)
+        check_aligned(X, y)
         n_samples = num_samples(X)
         if self.n_splits > n_samples:
             raise ValueError(
@@ -197,6 +199,13 @@ class ContiguousKFold(BaseCrossValidator):
     def _warn_copies(self, X, n_samples):
         row_nbytes = _row_nbytes(X)
         if row_nbytes is None:  # sparse or non-numeric: nothing skmemmap can offer
+            return
+        if is_chunked(X):
+            # Every fold of a chunk list is a list of chunk pieces, whatever
+            # k is: rows are copied only where something gathers them into
+            # one array (in this process or a worker), and reported there,
+            # when this call ends.
+            begin_call()
             return
         k = self.n_splits
         if not is_memmap_view(X):
