@@ -155,8 +155,12 @@ def _run(case, folder, passes, limit):
         with open(os.path.join(group, "memory.max_usage_in_bytes")) as f:
             charged = int(f.read()) / 2**20
         if proc.returncode != 0:
-            return {"case": case, "error": proc.returncode, "wall": wall,
-                    "stderr": proc.stderr[-500:]}
+            return {
+                "case": case,
+                "error": proc.returncode,
+                "wall": wall,
+                "stderr": proc.stderr[-500:],
+            }
         row = json.loads(proc.stdout.strip().splitlines()[-1])
         return {"case": case, **row, "wall": wall, "cgroup_peak_mb": charged}
     finally:
@@ -175,7 +179,8 @@ def main():
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument(
-        "--cases", default="loop,streaming,streaming-no-advice",
+        "--cases",
+        default="loop,streaming,streaming-no-advice",
         help="comma-separated cases",
     )
     args = parser.parse_args()
@@ -190,8 +195,10 @@ def main():
             f"{n_chunks * chunk_bytes / 2**20:,.0f} MB; limit {args.limit_mb} MB; "
             f"{args.passes} passes of SGDClassifier"
         )
-        print(f"{'case':<22}{'wall s':>8}{'fit s':>8}{'anon MB':>9}{'HWM MB':>8}"
-              f"{'majflt':>8}{'cgroup MB':>10}")
+        print(
+            f"{'case':<22}{'wall s':>8}{'fit s':>8}{'anon MB':>9}{'HWM MB':>8}"
+            f"{'majflt':>8}{'cgroup MB':>10}"
+        )
         for _ in range(args.repeat):
             for case in args.cases.split(","):
                 r = _run(case, folder, args.passes, limit)

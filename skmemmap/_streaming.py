@@ -50,6 +50,7 @@ from sklearn.utils.validation import (
 )
 
 from skmemmap._array import MemmapArray, file_of, has_layout, is_memmap_view
+from skmemmap._chunked import check_aligned
 from skmemmap._convert import _copy_on_write, describe_layout, is_frame
 from skmemmap._estimator import (
     MemmapEstimator,
@@ -708,6 +709,7 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
             del self.n_features_in_
         if y is not None:
             check_consistent_length(X, y)
+            check_aligned(X, y)
         self.layout_ = layout_for(self.estimator_)
         target = get_tags(self.estimator_).target_tags
         if y is None and target.required:

@@ -27,41 +27,8 @@ from sklearn.utils import all_estimators, get_tags
 
 import skmemmap
 from skmemmap import ContiguousKFold, CopyWarning, StreamingEstimator
+from skmemmap._chunked import ChunkedArray
 from skmemmap._streaming import _INCREMENTAL, _Pager
-
-
-class _Chunks:
-    """A chunk list as StreamingEstimator reads one: row slices and ``pieces()``.
-
-    Gathering it (``np.asarray``) fails the test: StreamingEstimator must read
-    a chunk list piece by piece.
-    """
-
-    def __init__(self, parts):
-        self.parts = list(parts)
-        self.shape = (sum(len(p) for p in self.parts), *self.parts[0].shape[1:])
-        self.dtype = self.parts[0].dtype
-        self.ndim = len(self.shape)
-
-    def __len__(self):
-        return self.shape[0]
-
-    def __array__(self, *args, **kwargs):
-        raise AssertionError("the chunk list was gathered into one array")
-
-    def pieces(self):
-        return iter(self.parts)
-
-    def __getitem__(self, key):
-        start, stop, _ = key.indices(len(self))
-        out, offset = [], 0
-        for part in self.parts:
-            a, b = max(start - offset, 0), min(stop - offset, len(part))
-            if a < b:
-                out.append(part[a:b])
-            offset += len(part)
-        return out[0] if len(out) == 1 else _Chunks(out)
-
 
 _LENGTHS = (130, 200, 170)
 
@@ -73,16 +40,28 @@ def _data(n=500, p=6, seed=0):
     return X, y
 
 
+def _chunk_list(user_file, parts, name):
+    return skmemmap.load([user_file(c, f"{name}_{i}.npy") for i, c in enumerate(parts)])
+
+
 @pytest.fixture
-def chunks(folder, user_file):
-    """``(X, y)`` as chunk lists of user files, and the chunks as arrays."""
+def chunks(folder, user_file, monkeypatch):
+    """``(X, y)`` as chunk lists of user files, and the chunks as arrays.
+
+    Gathering a chunk list into one array fails the test: StreamingEstimator
+    reads it piece by piece.
+    """
+
+    def gathered(self, *args, **kwargs):
+        raise AssertionError("the chunk list was gathered into one array")
+
+    monkeypatch.setattr(ChunkedArray, "__array__", gathered)
+    monkeypatch.setattr(ChunkedArray, "gather", gathered)
     X, y = _data()
     bounds = np.cumsum((0, *_LENGTHS))
     xs = [X[a:b] for a, b in itertools.pairwise(bounds)]
     ys = [y[a:b] for a, b in itertools.pairwise(bounds)]
-    Xc = _Chunks(skmemmap.load(user_file(c, f"x_{i}.npy")) for i, c in enumerate(xs))
-    yc = _Chunks(skmemmap.load(user_file(c, f"y_{i}.npy")) for i, c in enumerate(ys))
-    return Xc, yc, xs, ys
+    return _chunk_list(user_file, xs, "x"), _chunk_list(user_file, ys, "y"), xs, ys
 
 
 def _hand_loop(est, xs, ys, *, n_passes=1, passes_per_block=1, classes=None, **kw):
@@ -267,11 +246,11 @@ def test_a_writeable_layout_gets_copy_on_write_blocks_of_the_file(folder, user_f
     assert_allclose(model.estimator_.mean_, X.mean(axis=0))
 
 
-def test_classes_from_all_of_y_on_the_first_call_only(chunks):
+def test_classes_from_all_of_y_on_the_first_call_only(chunks, user_file):
     Xc = chunks[0]
     # The first chunk holds one class, the last one a class no other has.
     ys = [np.zeros(130, int), np.arange(200) % 2, np.arange(170) % 3]
-    yc = _Chunks(skmemmap.memmap(c) for c in ys)
+    yc = _chunk_list(user_file, ys, "labels")
     _SpyClassifier.calls = []
     StreamingEstimator(_SpyClassifier(), n_passes=2, shuffle_blocks=False).fit(Xc, yc)
     params = [p for _, _, p in _SpyClassifier.calls]
@@ -279,18 +258,22 @@ def test_classes_from_all_of_y_on_the_first_call_only(chunks):
     assert all("classes" not in p for p in params[1:]) and len(params) == 6
 
 
-def test_y_crossing_chunks_of_x_is_cut_at_x_blocks(chunks):
+def test_y_in_memory_is_cut_at_the_chunks_and_other_chunks_are_refused(
+    chunks, user_file
+):
     Xc, _, xs, ys = chunks
     y = np.concatenate(ys)
-    yc = _Chunks(skmemmap.memmap(y[a : a + 250]) for a in (0, 250))  # other cuts
     model = StreamingEstimator(SGDClassifier(random_state=0), shuffle_blocks=False)
     reference = _hand_loop(SGDClassifier(random_state=0), xs, ys, classes=[0, 1])
-    _assert_same_model(model.fit(Xc, yc).estimator_, reference)
+    _assert_same_model(model.fit(Xc, y).estimator_, reference)
+    other = _chunk_list(user_file, [y[:250], y[250:]], "y_other")
+    with pytest.raises(ValueError, match="chunks do not match"):
+        model.fit(Xc, other)
 
 
-def test_block_budget_is_working_memory_and_blocks_stay_in_a_chunk(folder):
+def test_block_budget_is_working_memory_and_blocks_stay_in_a_chunk(folder, user_file):
     big, small = np.random.RandomState(0).rand(2000, 64), np.ones((300, 64))
-    Xc = _Chunks([skmemmap.memmap(big), skmemmap.memmap(small)])
+    Xc = _chunk_list(user_file, [big, small], "x")
     y = np.arange(2300) % 2
     _Spy.calls = []
     # 0.25 MiB holds 512 rows of 64 float64: the 2000-row chunk is cut into 4
@@ -510,3 +493,25 @@ def _mapped_rss(path):
             elif inside and line.startswith("Rss:"):
                 total += int(line.split()[1]) * 1024
     return total
+
+
+def test_parallel_search_on_a_chunk_list_scores_as_the_loop_over_its_pieces(chunks):
+    Xc, yc, xs, ys = chunks
+    X, y = np.concatenate(xs), np.concatenate(ys)
+    alphas = [1e-4, 1e-1]
+    search = GridSearchCV(
+        StreamingEstimator(SGDClassifier(random_state=0), shuffle_blocks=False),
+        {"estimator__alpha": alphas},
+        cv=ContiguousKFold(2),
+        n_jobs=2,
+    ).fit(Xc, yc)
+    for fold, (train, test) in enumerate(ContiguousKFold(2).split(X)):
+        pieces = list(Xc[train].pieces())
+        assert [len(p) for p in pieces] == ([80, 170] if fold == 0 else [130, 120])
+        bounds = np.cumsum([train[0], *[len(p) for p in pieces]])
+        y_pieces = [y[a:b] for a, b in itertools.pairwise(bounds)]
+        for c, alpha in enumerate(alphas):
+            est = SGDClassifier(random_state=0, alpha=alpha)
+            _hand_loop(est, pieces, y_pieces, classes=[0, 1])
+            score = search.cv_results_[f"split{fold}_test_score"][c]
+            assert score == est.score(X[test], y[test])
