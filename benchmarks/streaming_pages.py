@@ -66,30 +66,7 @@ else:
     import skmemmap
     from skmemmap import _streaming
     _streaming._ADVISE = case == "streaming"
-    try:
-        from skmemmap._chunked import ChunkedArray  # noqa: F401 (the lead's)
-        X, y = skmemmap.load(xs), skmemmap.load(ys)
-    except ImportError:  # until the chunk list lands: the same pieces
-        class Chunks:
-            def __init__(self, parts):
-                self.parts = parts
-                self.shape = (sum(len(p) for p in parts), *parts[0].shape[1:])
-                self.dtype, self.ndim = parts[0].dtype, len(self.shape)
-            def __len__(self):
-                return self.shape[0]
-            def pieces(self):
-                return iter(self.parts)
-            def __getitem__(self, key):
-                start, stop, _ = key.indices(len(self))
-                out, offset = [], 0
-                for part in self.parts:
-                    a, b = max(start - offset, 0), min(stop - offset, len(part))
-                    if a < b:
-                        out.append(part[a:b])
-                    offset += len(part)
-                return out[0] if len(out) == 1 else Chunks(out)
-        X = Chunks([skmemmap.load(p) for p in xs])
-        y = Chunks([skmemmap.load(p) for p in ys])
+    X, y = skmemmap.load(xs), skmemmap.load(ys)  # chunk lists, opened in place
     model = skmemmap.StreamingEstimator(
         SGDClassifier(random_state=0), n_passes=passes, shuffle_blocks=False
     )

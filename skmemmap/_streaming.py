@@ -234,6 +234,26 @@ def _whole(values):
     return values
 
 
+def _block_budget():
+    """Bytes a block may take: scikit-learn's ``working_memory``."""
+    return sklearn.get_config()["working_memory"] * 2**20
+
+
+def _parts(X):
+    """X's rows as parts, each a list of pieces of one chunk file in row order
+    (``[[X]]`` for X that is not a chunk list)."""
+    if not hasattr(X, "pieces"):
+        return [[X]]
+    parts = []
+    for piece in X.pieces():
+        mapped = file_of(piece)
+        if parts and mapped is not None and file_of(parts[-1][-1]) is mapped:
+            parts[-1].append(piece)  # scattered rows of the same chunk
+        else:
+            parts.append([piece])
+    return parts
+
+
 def _min_rows(reader):
     for klass in type(reader).__mro__:
         if klass.__name__ in _MIN_ROWS:
@@ -280,11 +300,12 @@ class _Blocks:
     """The contiguous row blocks of X, in row order, each in a layout.
 
     A chunk list (anything with ``pieces()``, such as ``skmemmap.load`` of
-    several files) is cut at its chunks, so that a block is a view of one
-    chunk file; any other X is one piece. A piece longer than ``block_rows``
-    is cut into blocks of ``block_rows`` rows (the last one shorter); with
-    ``block_rows=None``, a piece larger than scikit-learn's ``working_memory``
-    is cut into equal blocks that each fit in it.
+    several files) is cut at its chunks: the rows it selects in one chunk
+    are one *part*, a view of that chunk's file (read into one array only
+    where the selection scatters rows inside the chunk); any other X is one
+    part. A part longer than ``block_rows`` is cut into blocks of
+    ``block_rows`` rows (the last one shorter); with ``block_rows=None``, a
+    part larger than the block budget is cut into equal blocks within it.
     """
 
     def __init__(self, X, layout, block_rows, reader):
@@ -292,14 +313,13 @@ class _Blocks:
         self.name = type(reader).__name__
         self.dense = any(k.__name__ in _DENSE_BLOCKS for k in type(reader).__mro__)
         self.n = _n_rows(X)
-        pieces = list(X.pieces()) if hasattr(X, "pieces") else [X]
-        row_bytes = self._row_bytes(pieces[0])
-        budget = sklearn.get_config()["working_memory"] * 2**20
-        max_rows = block_rows or max(1, int(budget // max(1, row_bytes)))
+        parts = _parts(X)
+        row_bytes = self._row_bytes(parts[0][0])
+        max_rows = block_rows or max(1, int(_block_budget() // max(1, row_bytes)))
         min_rows = _min_rows(reader)
-        self.spans = []  # (piece, lo, hi) per block
-        for p, piece in enumerate(pieces):
-            length = _n_rows(piece)
+        self.spans = []  # (part, lo, hi) per block
+        for p, part in enumerate(parts):
+            length = sum(_n_rows(piece) for piece in part)
             if block_rows is not None:
                 cuts = gen_batches(length, block_rows, min_batch_size=min_rows)
             else:
@@ -312,11 +332,11 @@ class _Blocks:
             self.spans = [(0, 0, 0)]
         many = len(self.spans) > 1
         if many and sparse.issparse(X) and X.format != "csr":
-            pieces = [X.tocsr()]  # formats without row slicing
+            parts = [[X.tocsr()]]  # formats without row slicing
         elif many and not hasattr(X, "shape") and not hasattr(X, "pieces"):
-            pieces = [np.asarray(X)]  # a list of lists
-        self.pieces = pieces
-        offsets = np.cumsum([0] + [_n_rows(p) for p in pieces])
+            parts = [[np.asarray(X)]]  # a list of lists
+        self.parts = parts
+        offsets = np.cumsum([0] + [sum(map(_n_rows, part)) for part in parts])
         self.starts = [int(offsets[p]) + lo for p, lo, _ in self.spans]
         self.block_nbytes = row_bytes * max(hi - lo for _, lo, hi in self.spans)
         self.converted = False
@@ -339,9 +359,19 @@ class _Blocks:
         return self.starts[i], self.starts[i] + hi - lo
 
     def view(self, i):
-        """Block ``i`` as X holds it (a view of its file, or of X)."""
+        """Block ``i`` as X holds it: a view of its file, or of X (read into
+        one array only from the scattered pieces of a chunk)."""
         p, lo, hi = self.spans[i]
-        return _rows(self.pieces[p], lo, hi, _n_rows(self.pieces[p]))
+        taken, offset = [], 0
+        for piece in self.parts[p]:
+            length = _n_rows(piece)
+            a, b = max(lo - offset, 0), min(hi - offset, length)
+            if a < b or (lo == hi == 0 and not taken):
+                taken.append(_rows(piece, a, b, length))
+            offset += length
+        if len(taken) == 1:
+            return taken[0]
+        return np.concatenate([np.asarray(t) for t in taken])
 
     def rows(self, values, i):
         """Block ``i``'s rows of y or of a per-sample parameter."""

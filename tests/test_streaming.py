@@ -515,3 +515,21 @@ def test_parallel_search_on_a_chunk_list_scores_as_the_loop_over_its_pieces(chun
             _hand_loop(est, pieces, y_pieces, classes=[0, 1])
             score = search.cv_results_[f"split{fold}_test_score"][c]
             assert score == est.score(X[test], y[test])
+
+
+def test_scattered_rows_of_a_chunk_list_are_one_block_per_chunk(chunks):
+    Xc, yc, xs, ys = chunks
+    X, y = np.concatenate(xs), np.concatenate(ys)
+    rows = np.flatnonzero(np.random.RandomState(0).rand(len(X)) < 0.6)  # ~300
+    model = StreamingEstimator(SGDClassifier(random_state=0), shuffle_blocks=False)
+    model.fit(Xc[rows], yc[rows])
+    chunk = np.searchsorted(np.cumsum(_LENGTHS), rows, side="right")
+    blocks = [rows[chunk == c] for c in range(3)]
+    reference = _hand_loop(
+        SGDClassifier(random_state=0),
+        [X[b] for b in blocks],
+        [y[b] for b in blocks],
+        classes=[0, 1],
+    )
+    assert model.n_blocks_ == 3
+    _assert_same_model(model.estimator_, reference)
