@@ -3,7 +3,8 @@
 X is written as chunk files of 36,000 x 250 float64 (72 MB each, the layout
 of issue 18) totalling ``--times`` x the limit. Each case runs in a fresh
 process inside a fresh memory cgroup (v1, needs root) with the page cache
-dropped first, and fits SGDClassifier with ``--passes`` passes:
+dropped first, and fits SGDClassifier (``--estimator pipeline``: StandardScaler,
+one pass, then SGDClassifier) with ``--passes`` passes:
 
 * ``loop``: ``np.load`` one chunk, ``partial_fit``, drop it (the reference);
 * ``streaming``: ``StreamingEstimator(..., shuffle_blocks=False)`` over the
@@ -15,7 +16,8 @@ Printed per case: wall time, peak anonymous memory of the process (RssAnon,
 sampled every 10 ms), peak RSS (VmHWM, file pages included), major page
 faults, and the cgroup's peak charge (page cache included).
 
-    sudo python benchmarks/streaming_pages.py [--limit-mb 300] [--times 3] [--passes 2]
+    sudo python benchmarks/streaming_pages.py [--limit-mb 400] [--times 3] [--passes 3]
+        [--estimator sgd|pipeline] [--repeat 2]
 """
 
 import argparse
@@ -44,7 +46,13 @@ def status(key):
                 return int(line.split()[1]) * 1024
     return 0
 
-case, folder, passes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+case, folder, passes, which = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+def make():
+    if which == "pipeline":
+        return make_pipeline(StandardScaler(), SGDClassifier(random_state=0))
+    return SGDClassifier(random_state=0)
 xs = sorted(p for p in os.listdir(folder) if p.startswith("x_"))
 xs = [os.path.join(folder, p) for p in sorted(xs, key=lambda p: int(p[2:-4]))]
 ys = [p.replace("/x_", "/y_") for p in xs]
@@ -57,23 +65,29 @@ def sample():
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 if case == "loop":
-    est = SGDClassifier(random_state=0)
+    est = make()
+    scaler = None
+    if which == "pipeline":
+        scaler, est = est[0], est[-1]
+        for xp in xs:
+            scaler.partial_fit(np.load(xp))
     for _ in range(passes):
         for xp, yp in zip(xs, ys):
-            est.partial_fit(np.load(xp), np.load(yp), classes=[0, 1])
+            X = np.load(xp)
+            X = X if scaler is None else scaler.transform(X)
+            est.partial_fit(X, np.load(yp), classes=[0, 1])
+            del X
     coef = est.coef_
 else:
     import skmemmap
     from skmemmap import _streaming
     _streaming._ADVISE = case == "streaming"
     X, y = skmemmap.load(xs), skmemmap.load(ys)  # chunk lists, opened in place
-    model = skmemmap.StreamingEstimator(
-        SGDClassifier(random_state=0), n_passes=passes, shuffle_blocks=False
-    )
+    model = skmemmap.StreamingEstimator(make(), n_passes=passes, shuffle_blocks=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X, y)
-    coef = model.estimator_.coef_
+    coef = (model.estimator_[-1] if which == "pipeline" else model.estimator_).coef_
 seconds = time.perf_counter() - t0
 done.set()
 usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -102,7 +116,7 @@ def _drop_caches():
         f.write("3\n")
 
 
-def _run(case, folder, passes, limit):
+def _run(case, folder, passes, limit, which):
     group = os.path.join(CGROUP_ROOT, f"skmemmap-streaming-{os.getpid()}-{case}")
     os.mkdir(group)
     try:
@@ -121,7 +135,7 @@ def _run(case, folder, passes, limit):
         )
         start = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", CHILD, case, folder, str(passes)],
+            [sys.executable, "-c", CHILD, case, folder, str(passes), which],
             capture_output=True,
             text=True,
             preexec_fn=enter,
@@ -156,6 +170,12 @@ def main():
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument(
+        "--estimator",
+        choices=["sgd", "pipeline"],
+        default="sgd",
+        help="SGDClassifier, or StandardScaler -> SGDClassifier",
+    )
+    parser.add_argument(
         "--cases",
         default="loop,streaming,streaming-no-advice",
         help="comma-separated cases",
@@ -170,7 +190,9 @@ def main():
         print(
             f"X: {n_chunks} chunks of {ROWS} x {COLS} float64, "
             f"{n_chunks * chunk_bytes / 2**20:,.0f} MB; limit {args.limit_mb} MB; "
-            f"{args.passes} passes of SGDClassifier"
+            f"{args.passes} passes of "
+            f"{'StandardScaler -> ' if args.estimator == 'pipeline' else ''}"
+            f"SGDClassifier"
         )
         print(
             f"{'case':<22}{'wall s':>8}{'fit s':>8}{'anon MB':>9}{'HWM MB':>8}"
@@ -178,7 +200,7 @@ def main():
         )
         for _ in range(args.repeat):
             for case in args.cases.split(","):
-                r = _run(case, folder, args.passes, limit)
+                r = _run(case, folder, args.passes, limit, args.estimator)
                 if "error" in r:
                     print(f"{case:<22} exit {r['error']}: {r['stderr']}")
                     continue
