@@ -967,7 +967,25 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
     get_feature_names_out = _get_feature_names_out
     # set_output's container applies to transform and fit_transform.
     _sklearn_auto_wrap_output_keys = {"transform"}
-    set_output = _set_output
+
+    @available_if(_estimator_has("set_output"))
+    def set_output(self, *, transform=None):
+        """Choose the container :meth:`transform` returns, as a transformer does.
+
+        The blocks are transformed into arrays and stacked; the container is
+        built from them with X's index and :meth:`get_feature_names_out`.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            The container; ``None`` leaves it unchanged.
+
+        Returns
+        -------
+        self : StreamingEstimator
+        """
+        return _set_output.fn(self, transform=transform)
+
     transform = _output_follows_set_output(transform)
     fit_transform = _output_follows_set_output(fit_transform)
 
