@@ -373,6 +373,15 @@ class _Blocks:
             return taken[0]
         return np.concatenate([np.asarray(t) for t in taken])
 
+    def file_view(self, i):
+        """Block ``i`` if it is a view of one file (for _Pager), else None:
+        nothing is read or copied to find out."""
+        p, lo, hi = self.spans[i]
+        part = self.parts[p]
+        if len(part) != 1 or file_of(part[0]) is None:
+            return None
+        return part[0][lo:hi]
+
     def rows(self, values, i):
         """Block ``i``'s rows of y or of a per-sample parameter."""
         if values is None:
@@ -457,7 +466,7 @@ class _Pager:
         self._advise(block, "MADV_DONTNEED")
 
     def _advise(self, block, advice):
-        mapped = file_of(block) if self.enabled else None
+        mapped = file_of(block) if self.enabled and block is not None else None
         if mapped is None or mapped.mode != "r" or not block.flags.c_contiguous:
             return
         root = mapped.array
@@ -821,7 +830,7 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
         for order in orders:
             for position, i in enumerate(order):
                 if position + 1 < len(order):
-                    pager.will_need(blocks.view(order[position + 1]))
+                    pager.will_need(blocks.file_view(order[position + 1]))
                 Xb = blocks.data(i)
                 for transformer in before:
                     Xb = transformer.transform(Xb)
@@ -834,7 +843,7 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
                         step.partial_fit(Xb, yb, **kwargs)
                     first = False
                 del Xb
-                pager.done(blocks.view(i))
+                pager.done(blocks.file_view(i))
 
     # -- predicting -----------------------------------------------------------------
     def _stream(self, method, X, params, *, in_layout=True):
@@ -849,11 +858,11 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
         parts = []
         for i in range(len(blocks)):
             if i + 1 < len(blocks):
-                pager.will_need(blocks.view(i + 1))
+                pager.will_need(blocks.file_view(i + 1))
             Xb = blocks.data(i) if in_layout else blocks.view(i)
             parts.append(func(Xb, **blocks.params(params, i)))
             del Xb
-            pager.done(blocks.view(i))
+            pager.done(blocks.file_view(i))
         return parts[0] if len(parts) == 1 else concatenate_rows(parts)
 
     def _blocks(self, X, in_layout=True):

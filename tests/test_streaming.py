@@ -483,6 +483,20 @@ def test_a_finished_block_leaves_the_page_tables(folder):
     assert before >= 2 * 2**20 and after <= before - 2 * 2**20  # its 2 MiB went
 
 
+@pytest.mark.skipif(
+    not hasattr(mmap, "MADV_DONTNEED"), reason="no madvise on this platform"
+)
+def test_fit_and_predict_leave_no_block_mapped(folder):
+    X = skmemmap.memmap(np.random.RandomState(0).rand(4096, 128))  # 4 MiB
+    y = np.arange(4096) % 2
+    model = StreamingEstimator(SGDClassifier(), block_rows=512).fit(X, y)
+    assert _mapped_rss(X.filename) < 2**20  # at most the last block's folios
+    model.predict(X)
+    assert _mapped_rss(X.filename) < 2**20
+    float(X.sum())
+    assert _mapped_rss(X.filename) >= 4 * 2**20  # what reading all of it maps
+
+
 def _mapped_rss(path):
     """Bytes of ``path`` mapped in this process's page tables (/proc smaps)."""
     total, inside = 0, False
