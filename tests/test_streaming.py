@@ -547,3 +547,23 @@ def test_scattered_rows_of_a_chunk_list_are_one_block_per_chunk(chunks):
     )
     assert model.n_blocks_ == 3
     _assert_same_model(model.estimator_, reference)
+
+
+def test_block_conversions_in_search_workers_are_warned_once_at_the_search(folder):
+    X, y = _data(n=400)
+    Xf = skmemmap.memmap(X.astype(np.float32), order="F")
+    search = GridSearchCV(
+        StreamingEstimator(SGDClassifier(random_state=0), block_rows=100),
+        {"estimator__alpha": [1e-4, 1e-1]},
+        cv=ContiguousKFold(2),
+        n_jobs=2,
+    )
+    with (
+        skmemmap.config_context(warn_nbytes=0),
+        warnings.catch_warnings(record=True) as seen,
+    ):
+        warnings.simplefilter("always")
+        search.fit(Xf, y)  # 4 fits and 4 scores in workers, the refit here
+    copies = [w for w in seen if issubclass(w.category, CopyWarning)]
+    assert len(copies) == 1 and copies[0].filename == __file__
+    assert "one block at a time (9 copies" in str(copies[0].message)
