@@ -111,7 +111,6 @@ _COUNTERPART = {
     "NMF": "MiniBatchNMF",
     "DictionaryLearning": "MiniBatchDictionaryLearning",
     "OneClassSVM": "SGDOneClassSVM",
-    "MLPClassifier": "MLPClassifier",
     "RobustScaler": "StandardScaler",
 }
 _TASKS = {
