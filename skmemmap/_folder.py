@@ -107,7 +107,7 @@ def session_folder(folder=None):
     base = base_folder(folder)
     # Before the folder exists, so that no signal finds it without a cleanup;
     # on every call, since a first call from another thread could not install.
-    _shutdown.install()
+    _shutdown.install(remove_sessions)
     session = _sessions.get(base)
     if session is None or not session.path.is_dir():
         session = _sessions[base] = _SessionFolder(base)

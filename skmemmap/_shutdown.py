@@ -7,10 +7,12 @@ stays on disk until the next skmemmap process sweeps it, and joblib's loky
 workers keep computing their current task (minutes of a fit) with X's deleted
 file still mapped, so its disk space is not freed either.
 
-When this process creates its first private folder, :func:`install` puts a
-handler on each of SIGTERM and SIGINT whose disposition is the default
-(``SIG_DFL``). The handler ends the loky workers, removes this process's
-folders, then restores the default action and sends the signal again: the
+When this process creates its first private folder, :mod:`skmemmap._folder`
+calls :func:`install` with its cleanup, which puts a handler on each of
+SIGTERM and SIGINT whose disposition is the default (``SIG_DFL``). The
+handler ends the loky workers, runs the cleanup (this process's folders, and
+the folders its workers left), then restores the default action and sends the
+signal again: the
 process ends as it would have, killed by the signal (exit status 128 + 15 in
 a shell for SIGTERM).
 
@@ -44,16 +46,23 @@ _WORKER_EXIT_SECONDS = 5.0
 # The process whose handlers these are: a child forked from it inherits them,
 # and must neither end its parent's workers nor remove its parent's folders.
 _installed_in = None
+# What the handler runs once the workers have ended (registered by the layer
+# that owns the files, so that this module imports none of it).
+_cleanups = []
 
 
-def install():
-    """Install the cleanup handlers once, if this is a main process's main thread.
+def install(cleanup):
+    """Run ``cleanup()`` at SIGTERM/SIGINT, after ending the loky workers.
+
+    The handlers are installed once, if this is a main process's main thread.
 
     Not in a worker process (loky, multiprocessing, a dask nanny's worker):
     its pool ends it, and a Python handler there would only delay that.
     Called again later from the main thread, it installs what it could not.
     """
     global _installed_in
+    if cleanup not in _cleanups:
+        _cleanups.append(cleanup)
     if _installed_in == os.getpid():
         return
     if threading.current_thread() is not threading.main_thread():
@@ -78,11 +87,10 @@ def _on_signal(signum, frame):
 
 
 def _clean_up():
-    from skmemmap._folder import remove_sessions
-
     _end_loky_workers()
     # After the workers: a folder a worker made is swept once its owner is dead.
-    remove_sessions()
+    for cleanup in _cleanups:
+        cleanup()
 
 
 def _loky_executors():
