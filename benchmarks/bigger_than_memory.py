@@ -383,7 +383,7 @@ def plot(runs, limit, path):
     """Fit time and peak anonymous memory against X / limit, one line per case;
     a run killed by the OOM killer is an x at the memory it reached."""
     plt = _import_pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5.2))
     for case in dict.fromkeys(r["case"] for r in runs):
         rs = [r for r in runs if r["case"] == case]
         color, style = COLORS[rs[0]["group"]], STYLES[rs[0]["estimator"]]
@@ -400,11 +400,18 @@ def plot(runs, limit, path):
             markersize=10,
         )
     right.axhline(limit / 2**20, color="black", linewidth=0.8)
-    right.text(0.5, limit / 2**20, " memory limit", va="bottom", fontsize=8)
+    right.text(
+        0.01,
+        limit / 2**20,
+        "memory limit",
+        va="bottom",
+        fontsize=8,
+        transform=right.get_yaxis_transform(),
+    )
     left.set(xlabel="X / memory limit", ylabel="fit time (s)", yscale="log")
     right.set(xlabel="X / memory limit", ylabel="peak anonymous memory (MB)")
-    left.legend(fontsize=7)
-    fig.tight_layout()
+    fig.legend(loc="lower center", ncol=4, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
