@@ -16,6 +16,7 @@ from skmemmap._monitor import MemoryMonitor
 from skmemmap._shuffle import shuffle
 from skmemmap._signal import CopyReport, copy_report
 from skmemmap._split import ContiguousKFold
+from skmemmap._streaming import StreamingEstimator
 from skmemmap.exceptions import (
     CopyError,
     CopyWarning,
@@ -41,6 +42,7 @@ __all__ = [
     "MemmapEstimator",
     "MemoryMonitor",
     "NotEnoughDiskSpaceError",
+    "StreamingEstimator",
     "TemporaryFileWarning",
     "__version__",
     "audit",

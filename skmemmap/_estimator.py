@@ -23,7 +23,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
-    has_fit_parameter,
     validate_data,
 )
 from threadpoolctl import threadpool_limits
@@ -33,6 +32,7 @@ from skmemmap._chunked import check_aligned, is_chunked
 from skmemmap._convert import as_layout, is_frame
 from skmemmap._layout import Layout, layout_for, own_copies, own_copy_fix
 from skmemmap._layout import _registry as _layout_registry
+from skmemmap._resources import warn_if_bigger_than_memory
 from skmemmap._signal import (
     LAYOUT,
     CopyEvent,
@@ -50,6 +50,29 @@ from skmemmap.exceptions import CopyError
 __all__ = ["MemmapEstimator"]
 
 _ON_COPY = ("warn", "raise", "ignore")
+
+
+# The tags a wrapper takes from the estimator it wraps (see
+# MemmapEstimator.__sklearn_tags__).
+WRAPPED_TAGS = (
+    "estimator_type",
+    "input_tags",
+    "target_tags",
+    "classifier_tags",
+    "regressor_tags",
+    "transformer_tags",
+    "non_deterministic",
+    "no_validation",
+    "_skip_test",
+)
+
+
+def inherit_tags(tags, estimator):
+    """``tags`` (a wrapper's) with ``estimator``'s WRAPPED_TAGS."""
+    inner = get_tags(estimator)
+    for field in WRAPPED_TAGS:
+        setattr(tags, field, getattr(inner, field))
+    return tags
 
 
 def _estimator_has(attr):
@@ -296,18 +319,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         # tests/test_common.py). _skip_test is the one check-related tag:
         # an estimator scikit-learn must not check (FrozenEstimator) is not
         # checked through the wrapper either.
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
-        tags.estimator_type = inner.estimator_type
-        tags.input_tags = inner.input_tags
-        tags.target_tags = inner.target_tags
-        tags.classifier_tags = inner.classifier_tags
-        tags.regressor_tags = inner.regressor_tags
-        tags.transformer_tags = inner.transformer_tags
-        tags.non_deterministic = inner.non_deterministic
-        tags.no_validation = inner.no_validation
-        tags._skip_test = inner._skip_test
-        return tags
+        return inherit_tags(super().__sklearn_tags__(), self.estimator)
 
     def get_metadata_routing(self):
         """Route metadata to the wrapped estimator's methods of the same name.
@@ -386,9 +398,9 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             return X
         if is_memmap_view(X):
             self._refuse_gathered(X)
-            if layout.keeps_input:
-                return X
-            return self._file_view(X, layout)
+            Xp = X if layout.keeps_input else self._file_view(X, layout)
+            warn_if_bigger_than_memory(self, Xp)
+            return Xp
         if is_chunked(X):
             if not self._in_worker() and _hands_x_to_other_processes(self.estimator):
                 return X  # a search's folds of a chunk list are chunk pieces
@@ -397,7 +409,9 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             X.refuse_consolidation(f"{name} (in MemmapEstimator)")
             dtype = layout.target_dtype(X.dtype)
             order = (layout.orders or (X.order,))[0]
-            return self._file_view(X, layout, dtype=dtype, order=order)
+            Xp = self._file_view(X, layout, dtype=dtype, order=order)
+            warn_if_bigger_than_memory(self, Xp)
+            return Xp
         data = _numeric_2d(X)
         if data is None:
             return X  # not something we map: the estimator validates it itself
@@ -955,7 +969,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
 class _FitSignature:
     """``fit``, whose signature declares ``sample_weight`` exactly when the
-    wrapped estimator's ``fit`` does.
+    wrapped estimator's ``fit`` (or the ``method`` fit calls) does.
 
     scikit-learn reads whether an estimator takes sample weights from the
     signature of its ``fit`` (``has_fit_parameter``: AdaBoost, bagging,
@@ -968,8 +982,9 @@ class _FitSignature:
     ``sample_weight`` to the wrapped estimator, it does not consume it.
     """
 
-    def __init__(self, plain):
+    def __init__(self, plain, method="fit"):
         self._plain = plain
+        self._method = method
         functools.update_wrapper(self, plain)
 
         def weighted(self, X, y=None, sample_weight=None, **fit_params):
@@ -985,8 +1000,10 @@ class _FitSignature:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self._plain
-        inner = getattr(obj, "estimator", None)
-        weighted = hasattr(inner, "fit") and has_fit_parameter(inner, "sample_weight")
+        method = getattr(getattr(obj, "estimator", None), self._method, None)
+        weighted = callable(method) and (
+            "sample_weight" in inspect.signature(method).parameters
+        )
         return types.MethodType(self._weighted if weighted else self._plain, obj)
 
 
@@ -1019,12 +1036,18 @@ def _in_blocks(func, X, dtype, order, params):
 
     if step >= X.shape[0]:
         return func(rows(0, X.shape[0]), **params)
-    parts = [
-        func(rows(start, start + step), **params)
-        for start in range(0, X.shape[0], step)
-    ]
+    return concatenate_rows(
+        [
+            func(rows(start, start + step), **params)
+            for start in range(0, X.shape[0], step)
+        ]
+    )
+
+
+def concatenate_rows(parts):
+    """One result from the results of row blocks, stacked in row order."""
     if sparse.issparse(parts[0]):
         return sparse.vstack(parts, format=parts[0].format)
-    if isinstance(parts[0], list):  # e.g. multi-output predict_proba
-        return [np.concatenate(p) for p in zip(*parts, strict=True)]
+    if isinstance(parts[0], (list, tuple)):  # multi-output predict_proba, return_std
+        return type(parts[0])(np.concatenate(p) for p in zip(*parts, strict=True))
     return np.concatenate(parts)
