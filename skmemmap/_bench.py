@@ -579,9 +579,6 @@ def _measure(run, key, x_nbytes):
 
 # One colour per side in every figure: plain scikit-learn red, skmemmap blue.
 COLORS = {"plain": "#c0504d", "skmemmap": "#4f81bd"}
-# Sequential and parallel runs: one marker each.
-_MARKERS = {1: "o"}
-_PARALLEL_MARKER = "s"
 _PANELS = (
     ("peak_committed_bytes", "committed (anonymous + /dev/shm)"),
     ("peak_bytes", "PSS (shared file pages counted once)"),
@@ -596,7 +593,12 @@ def _what(results, pairs):
         else "above the start"
     )
     n, p = results["shape"]
-    return what, f"X = {n:,} x {p} float64 ({results['x_nbytes'] / 2**20:.0f} MB)"
+    return what, f"X = {n:,} x {p} float64 ({format_mb(results['x_nbytes'])})"
+
+
+def _marker(n_jobs):
+    """Sequential runs are circles, parallel ones squares."""
+    return "o" if n_jobs == 1 else "s"
 
 
 def _draw_time_memory(ax, results, pairs, key, name):
@@ -617,9 +619,8 @@ def _draw_time_memory(ax, results, pairs, key, name):
             xytext=(xp, tp),
             arrowprops={"arrowstyle": "->", "color": "0.45", "shrinkA": 6},
         )
-        marker = _MARKERS.get(j, _PARALLEL_MARKER)
         for mode, x, t in (("plain", xp, tp), ("skmemmap", xs, ts)):
-            ax.plot(x, t, marker, color=COLORS[mode], ms=8, zorder=3)
+            ax.plot(x, t, _marker(j), color=COLORS[mode], ms=8, zorder=3)
         ax.annotate(
             f"{w}, " * several + f"{k} folds, n_jobs={j}",
             (xp, tp),
@@ -642,12 +643,9 @@ def _draw_time_memory(ax, results, pairs, key, name):
         for mode, label in (("plain", "plain scikit-learn"), ("skmemmap", "skmemmap"))
     ]
     for j in sorted({j for (_, j, _), _, _ in pairs}):
-        kind = "sequential" if j == 1 else "parallel"
-        marker = _MARKERS.get(j, _PARALLEL_MARKER)
+        label = f"{'sequential' if j == 1 else 'parallel'}, n_jobs={j}"
         handles.append(
-            Line2D(
-                [], [], ls="", marker=marker, color="0.5", label=f"{kind}, n_jobs={j}"
-            )
+            Line2D([], [], ls="", marker=_marker(j), color="0.5", label=label)
         )
     return handles
 
