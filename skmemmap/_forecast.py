@@ -1,0 +1,1164 @@
+"""Know before you fit: the peak memory and disk a fit will take, forecast.
+
+:func:`forecast` reads only X's shape, dtype and where it lives (in memory,
+in a file, in chunk files), and the estimator's parameters; it allocates and
+reads nothing of X's size. It forecasts the quantity the bench measures
+(``skmemmap._bench``): the peak *extra committed* memory of the process tree
+during ``fit`` (anonymous memory plus ``/dev/shm``; file pages, which the
+kernel can drop, are not counted), worker interpreters included, and the
+bytes skmemmap's files take on disk.
+
+The model is scikit-learn's own sequence of copies (``FACTS.md``):
+
+* a search or ``cross_*`` call slices each fold with fancy indexing: in-memory
+  X gets ``X[train]`` and ``X[test]`` copied in each task, in each worker;
+  a :class:`~skmemmap.MemmapArray` gets views of contiguous rows and files
+  for scattered ones (disk, page cache);
+* with ``n_jobs > 1``, joblib writes in-memory X (above 1 MB) once to
+  ``/dev/shm`` for the workers: RAM that counts as committed;
+* each fit converts X to the layout its solver reads
+  (:func:`~skmemmap.layout_for`: a forest converts float64 to float32, +0.5x
+  the rows it is given, in ``fit`` and again in ``predict``), and makes the
+  copies no layout avoids (:func:`~skmemmap.own_copies`, the registry backed
+  by the audit; this module keeps no table of its own);
+* the refit on all of X runs in this process after the folds.
+
+Terms that depend on the data (a forest's trees, SVC's support vectors) are
+bounded, and the part says so.
+"""
+
+import dataclasses
+import math
+import numbers
+import os
+
+import numpy as np
+
+from skmemmap._utils import format_mb, parse_nbytes
+
+__all__ = ["Forecast", "ForecastPart", "check_budget", "forecast"]
+
+# A loky worker that has imported scikit-learn holds about this much
+# anonymous memory whatever X is (FACTS.md: 110 MB measured on 1.9.1; a
+# 2-worker search at 1,000 rows already adds about 255 MB).
+WORKER_BYTES = 110 * 2**20
+# joblib memmaps arrays larger than its default max_nbytes ("1M") into
+# /dev/shm for the workers instead of pickling them.
+_JOBLIB_MAX_NBYTES = 2**20
+# Per row of the training set, while one tree is built: the builder's sample
+# indices (intp) and feature values (float32), the bootstrap's sample weights,
+# indices and counts (3 x 8), y as float64, and the criterion's buffers.
+# Measured at 40,000 x 200 (see benchmarks/forecast_accuracy.py).
+_TREE_ROW_BYTES = 56
+# sklearn.tree._tree.NODE_DTYPE.itemsize (7 fields of 8 bytes and a flag),
+# plus each node's value array (n_outputs x n_classes float64).
+_NODE_BYTES = 64
+# A fitted estimator that is not a tree keeps little: coefficients,
+# statistics. Counted as nothing; trees and SVC are bounded apart.
+_WHERE_MEMORY, _WHERE_FILE, _WHERE_CHUNKS = "memory", "file", "chunks"
+
+
+@dataclasses.dataclass(frozen=True)
+class ForecastPart:
+    """One term of a :class:`Forecast`.
+
+    Attributes
+    ----------
+    what : str
+        What it is, e.g. ``"fold copy X[train] + X[test]"``.
+    nbytes : int
+        Bytes of one.
+    count : int
+        How many exist at once (one per worker, for example).
+    where : str
+        Where they live: ``"this process"``, ``"each worker"``, ``"/dev/shm"``,
+        ``"disk"``.
+    bound : bool
+        True if ``nbytes`` is an upper bound: the term depends on the data
+        and is known only after fitting.
+    scales : bool
+        True if it grows with X (False for worker interpreters).
+    """
+
+    what: str
+    nbytes: int
+    count: int = 1
+    where: str = "this process"
+    bound: bool = False
+    scales: bool = True
+
+    @property
+    def total(self):
+        """``nbytes * count``."""
+        return self.nbytes * self.count
+
+    @property
+    def on_disk(self):
+        """True for files skmemmap writes (not memory)."""
+        return self.where == "disk"
+
+    def to_dict(self):
+        """The part as a JSON-able dict."""
+        return {**dataclasses.asdict(self), "total": self.total}
+
+
+class Forecast:
+    """The peak memory and disk a ``fit`` will take, forecast before fitting.
+
+    Returned by :func:`forecast`; read its attributes or print it.
+
+    Attributes
+    ----------
+    peak_bytes : int
+        Peak extra committed memory of the process tree during ``fit``:
+        anonymous memory plus ``/dev/shm``, worker interpreters included.
+    disk_bytes : int
+        Bytes of the files skmemmap would write (layout siblings, gathered
+        folds).
+    parts : tuple of ForecastPart
+        The terms of ``peak_bytes`` (at the peak) and of ``disk_bytes``.
+    x_nbytes : int
+        X's size in bytes.
+    phase : str
+        When the peak happens (``"the folds"``, ``"the refit"``, ``"fit"``).
+    description : str
+        What was forecast: the estimator and X in words.
+    advice : tuple of (str, Forecast) or None
+        The one change that lowers the peak most, with its forecast.
+    """
+
+    def __init__(self, parts, *, x_nbytes, phase, description, alternatives=()):
+        self.parts = tuple(parts)
+        self.x_nbytes = int(x_nbytes)
+        self.phase = phase
+        self.description = description
+        self.peak_bytes = int(sum(p.total for p in self.parts if not p.on_disk))
+        self.disk_bytes = int(sum(p.total for p in self.parts if p.on_disk))
+        self._alternatives = tuple(alternatives)
+
+    @property
+    def bounded(self):
+        """True if a part is an upper bound (the peak may be lower)."""
+        return any(p.bound for p in self.parts)
+
+    @property
+    def alternatives(self):
+        """``(change, Forecast)`` for each change considered, lowest peak first."""
+        return tuple(sorted(self._alternatives, key=lambda a: a[1].peak_bytes))
+
+    @property
+    def advice(self):
+        lower = [a for a in self.alternatives if a[1].peak_bytes < self.peak_bytes]
+        return lower[0] if lower else None
+
+    def fits(self, budget):
+        """The changes whose forecast is at most ``budget`` bytes, lowest first."""
+        return [a for a in self.alternatives if a[1].peak_bytes <= budget]
+
+    def _x(self, nbytes):
+        return f"{nbytes / self.x_nbytes:.2f} x X" if self.x_nbytes else "-"
+
+    def summary(self):
+        """One line: the peak, in MB and copies of X, and the disk."""
+        return (
+            f"peak {'at most ' if self.bounded else ''}{format_mb(self.peak_bytes)} "
+            f"({self._x(self.peak_bytes)}) during {self.phase}, "
+            f"disk {format_mb(self.disk_bytes)}"
+        )
+
+    def __str__(self):
+        lines = [f"Forecast: {self.description}", self.summary()]
+        for title, parts in (
+            ("memory at the peak", [p for p in self.parts if not p.on_disk]),
+            ("disk", [p for p in self.parts if p.on_disk]),
+        ):
+            if parts:
+                lines.append(f"  {'':>10}  {title}")
+            for p in parts:
+                mark = "<=" if p.bound else ""
+                each = f" ({format_mb(p.nbytes)} x {p.count})" if p.count > 1 else ""
+                lines.append(f"  {mark + format_mb(p.total):>10}  {p.what}{each}")
+        if self.bounded:
+            lines.append(
+                f"  {'<=':>10}  known only after fitting (depends on the data): "
+                f"its bound is counted"
+            )
+        advice = self.advice
+        if advice is not None:
+            change, other = advice
+            lines.append(
+                f"Lowest peak with one change: {change} -> "
+                f"{format_mb(other.peak_bytes)} ({self._x(other.peak_bytes)}), "
+                f"disk {format_mb(other.disk_bytes)}"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<Forecast {self.summary()}>"
+
+    def to_dict(self):
+        """The forecast as a JSON-able dict (alternatives without their parts)."""
+        return {
+            "description": self.description,
+            "peak_bytes": self.peak_bytes,
+            "disk_bytes": self.disk_bytes,
+            "x_nbytes": self.x_nbytes,
+            "phase": self.phase,
+            "bounded": self.bounded,
+            "parts": [p.to_dict() for p in self.parts],
+            "alternatives": [
+                {
+                    "change": change,
+                    "peak_bytes": f.peak_bytes,
+                    "disk_bytes": f.disk_bytes,
+                }
+                for change, f in self.alternatives
+            ],
+        }
+
+
+# -- X as the forecast sees it ---------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _Data:
+    """Rows of X as one fit gets them: no data, only what costs memory."""
+
+    n: int
+    p: int
+    dtype: np.dtype
+    order: str
+    where: str  # _WHERE_MEMORY, _WHERE_FILE or _WHERE_CHUNKS
+    chunk_rows: int = 0  # largest chunk (chunks only)
+    shared: bool = False  # already reaches workers by reference (np.memmap)
+
+    @property
+    def nbytes(self):
+        return self.n * self.p * self.dtype.itemsize
+
+    def rows(self, n, where=None, order=None):
+        return dataclasses.replace(
+            self, n=int(n), where=where or self.where, order=order or self.order
+        )
+
+    def as_layout(self, dtype, order, where=None):
+        return dataclasses.replace(
+            self, dtype=np.dtype(dtype), order=order, where=where or self.where
+        )
+
+    def describe(self):
+        where = {
+            _WHERE_MEMORY: "in memory",
+            _WHERE_FILE: "mapped from a file",
+            _WHERE_CHUNKS: "in chunk files",
+        }[self.where]
+        return (
+            f"X {self.n:,} x {self.p:,} {self.dtype.name} "
+            f"({format_mb(self.nbytes)}) {where}"
+        )
+
+
+def _describe_x(X, dtype, memmap):
+    from skmemmap._array import is_memmap_view, order_of
+    from skmemmap._chunked import is_chunked
+    from skmemmap._convert import is_frame
+
+    if isinstance(X, tuple):
+        if len(X) != 2 or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+            for v in X
+        ):
+            raise ValueError(
+                f"X as a shape must be (n_samples, n_features) of positive ints, "
+                f"got {X!r}; e.g. forecast(estimator, (1_000_000, 400))."
+            )
+        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        where = _WHERE_FILE if memmap else _WHERE_MEMORY
+        return _Data(int(X[0]), int(X[1]), dtype, "C", where)
+    if dtype is not None or memmap:
+        raise ValueError(
+            "dtype and memmap describe X given as a shape; X is an array here, "
+            "so its own dtype and storage are used. Drop them, or pass X.shape."
+        )
+    if is_chunked(X):
+        rows = max((piece.shape[0] for piece in X.pieces()), default=0)
+        return _Data(*X.shape, X.dtype, X.order, _WHERE_CHUNKS, chunk_rows=rows)
+    if is_frame(X):
+        kinds = [np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in X.dtypes]
+        if not kinds or any(d.kind not in "biuf" for d in kinds):
+            raise ValueError(
+                "forecast needs a numeric DataFrame; encode the other columns "
+                "first, or pass the shape of the numeric X."
+            )
+        return _Data(*X.shape, np.result_type(*kinds), "F", _WHERE_MEMORY)
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) != 2 or getattr(X, "dtype", None) is None:
+        raise ValueError(
+            f"forecast needs X as a 2-D array, DataFrame, chunk list or a shape "
+            f"(n_samples, n_features); got {type(X).__name__}."
+        )
+    if getattr(X, "format", None) is not None:  # scipy.sparse
+        raise ValueError(
+            "forecast models dense X; a sparse X's copies depend on its nnz."
+        )
+    if is_memmap_view(X):
+        return _Data(*shape, X.dtype, order_of(X), _WHERE_FILE)
+    shared = isinstance(X, np.memmap)
+    order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
+    return _Data(*shape, X.dtype, order, _WHERE_MEMORY, shared=shared)
+
+
+# -- what the estimator is -----------------------------------------------------------
+def _params(estimator):
+    try:
+        return estimator.get_params(deep=False)
+    except Exception:
+        return {}
+
+
+def _is_memmap_estimator(estimator):
+    from skmemmap._estimator import MemmapEstimator
+
+    return isinstance(estimator, MemmapEstimator)
+
+
+def _is_streaming(estimator):
+    # Duck-typed: the streaming meta-estimator lives in its own module.
+    return type(estimator).__name__ == "StreamingEstimator" and hasattr(
+        estimator, "estimator"
+    )
+
+
+def _is_search(estimator):
+    params = _params(estimator)
+    return "cv" in params and (
+        "param_grid" in params or "param_distributions" in params
+    )
+
+
+def _is_pipeline(estimator):
+    from sklearn.pipeline import Pipeline
+
+    return isinstance(estimator, Pipeline)
+
+
+def _name(estimator):
+    """A short name: ``GridSearchCV(RandomForestClassifier)``."""
+    if _is_memmap_estimator(estimator) or _is_streaming(estimator):
+        return f"{type(estimator).__name__}({_name(estimator.estimator)})"
+    if _is_search(estimator):
+        return f"{type(estimator).__name__}({_name(estimator.estimator)})"
+    if _is_pipeline(estimator):
+        steps = [_name(s) for _, s in estimator.steps if s not in (None, "passthrough")]
+        return f"Pipeline({', '.join(steps)})"
+    return type(estimator).__name__
+
+
+def _layout(estimator):
+    """The registry's layout for the estimator that reads X, or None if unknown
+    (the forecast says so in a part instead of warning)."""
+    from skmemmap._layout import _BUILTIN, _lookup, _reader_of_x, _registry
+
+    reader, explicit = _reader_of_x(estimator)
+    if explicit is not None:
+        return explicit
+    return _lookup(_BUILTIN, type(reader), _registry)
+
+
+def _own(estimator, data):
+    """``(factor, cause)`` from the registry: the one source of own copies."""
+    from skmemmap._layout import own_copies
+
+    return own_copies(estimator)
+
+
+# -- one fit ---------------------------------------------------------------------------
+def _conversion(layout, data):
+    """The ``(dtype, order)`` scikit-learn converts ``data`` to, or None."""
+    if layout is None or layout.keeps_input:
+        return None
+    dtype = layout.target_dtype(data.dtype)
+    if dtype != data.dtype:
+        return dtype, (layout.orders or ("C",))[0]
+    if layout.orders and data.order not in layout.orders:
+        return dtype, layout.orders[0]
+    return None
+
+
+def _fit_parts(estimator, data, where, *, wrapped_layout=None):
+    """Memory parts (in one process) and disk parts of fitting on ``data``.
+
+    ``wrapped_layout``: X was prepared by MemmapEstimator into this layout.
+    """
+    if _is_memmap_estimator(estimator):
+        return _memmap_fit_parts(estimator, data, where)
+    if _is_streaming(estimator):
+        return _streaming_parts(estimator, data, where)
+    if _is_pipeline(estimator):
+        return _pipeline_parts(estimator, data, where)
+    if _is_search(estimator):
+        return _search_parts(estimator, data, inner=True)[0]
+    name = type(estimator).__name__
+    parts, disk = [], []
+    layout = _layout(estimator)
+    if data.where == _WHERE_CHUNKS:
+        # The estimator needs one array: np.asarray gathers the rows.
+        disk.append(ForecastPart(f"rows gathered for {name}", data.nbytes))
+        data = data.rows(data.n, where=_WHERE_FILE)
+    if layout is None:
+        parts.append(
+            ForecastPart(
+                f"{name}: layout unknown, assumed to read X as it is", 0, where=where
+            )
+        )
+    conv = _conversion(layout, data)
+    if conv is not None:
+        dtype, order = conv
+        converted = data.as_layout(dtype, order, where=_WHERE_MEMORY)
+        parts.append(
+            ForecastPart(
+                f"{name} converts X to {np.dtype(dtype).name} in fit",
+                converted.nbytes,
+                where=where,
+            )
+        )
+        data = converted
+    elif layout is not None and layout.writeable and data.where == _WHERE_FILE:
+        parts.append(
+            ForecastPart(
+                f"{name} copies read-only X to write in it", data.nbytes, where=where
+            )
+        )
+    factor, cause = _own(estimator, data)
+    if factor:
+        parts.append(
+            ForecastPart(
+                f"{name}'s own copies ({factor:g} x its X: {cause.split(';')[0]})",
+                int(factor * data.nbytes),
+                where=where,
+            )
+        )
+    parts += _model_parts(estimator, data, where)
+    return parts, disk
+
+
+def _tree_params(estimator):
+    """``(n_trees, concurrent, depth, min_leaf)`` of a tree or forest, or None."""
+    names = {k.__name__ for k in type(estimator).__mro__}
+    if not names & {"BaseDecisionTree", "BaseForest", "BaseGradientBoosting"}:
+        return None
+    params = _params(estimator)
+    n_trees = params.get("n_estimators", 1) or 1
+    if "BaseGradientBoosting" in names:
+        n_trees *= 1  # one regression tree per stage (and class): bounded below
+    jobs = params.get("n_jobs") if "BaseForest" in names else 1
+    concurrent = min(n_trees, _n_jobs(jobs))
+    return n_trees, concurrent, params.get("max_depth"), params.get("min_samples_leaf")
+
+
+def _model_parts(estimator, data, where):
+    """Terms of the fitted model and the fit's per-row buffers."""
+    name = type(estimator).__name__
+    trees = _tree_params(estimator)
+    parts = []
+    if trees is not None:
+        n_trees, concurrent, depth, min_leaf = trees
+        parts.append(
+            ForecastPart(
+                f"{name}'s per-row buffers (one tree at a time)",
+                _TREE_ROW_BYTES * data.n,
+                concurrent,
+                where=where,
+            )
+        )
+        leaf = min_leaf if isinstance(min_leaf, numbers.Integral) else 1
+        nodes = 2 * math.ceil(data.n / max(1, leaf)) - 1
+        if isinstance(depth, numbers.Integral):
+            nodes = min(nodes, 2 ** (int(depth) + 1) - 1)
+        # value array: n_outputs x n_classes float64; 2 classes assumed
+        node_bytes = _NODE_BYTES + 2 * 8
+        parts.append(
+            ForecastPart(
+                f"{name}'s {n_trees} tree{'s' if n_trees > 1 else ''} "
+                f"(<= {nodes:,} nodes each)",
+                n_trees * nodes * node_bytes,
+                where=where,
+                bound=True,
+            )
+        )
+    elif any(k.__name__ == "BaseSVC" for k in type(estimator).__mro__) or (
+        name in ("SVC", "SVR", "NuSVC", "NuSVR", "OneClassSVM")
+    ):
+        cache = float(_params(estimator).get("cache_size", 200)) * 2**20
+        parts.append(
+            ForecastPart(f"{name}'s kernel cache (cache_size)", int(cache), where=where)
+        )
+        parts.append(
+            ForecastPart(
+                f"{name}'s support vectors (at most every row)",
+                data.n * data.p * 8,
+                where=where,
+                bound=True,
+            )
+        )
+    return parts
+
+
+def _predict_parts(estimator, data, where):
+    """Memory of predicting on ``data`` (a test fold), in one process."""
+    if _is_memmap_estimator(estimator):
+        inner = estimator.estimator
+        layout = _layout_of_wrapper(estimator)
+        conv = _conversion(layout, data)
+        if conv is None or data.where == _WHERE_FILE:
+            return []  # a view of X's sibling file
+        budget = _working_memory()
+        converted = data.as_layout(*conv)
+        return [
+            ForecastPart(
+                f"{_name(inner)}: X[test] converted in blocks to predict",
+                min(converted.nbytes, budget),
+                where=where,
+            )
+        ]
+    if _is_pipeline(estimator) or _is_search(estimator) or _is_streaming(estimator):
+        return []
+    layout = _layout(estimator)
+    if layout is None or not layout.dtypes or data.dtype in layout.dtypes:
+        return []
+    converted = data.as_layout(layout.target_dtype(data.dtype), "C")
+    return [
+        ForecastPart(
+            f"{type(estimator).__name__} converts X[test] to "
+            f"{converted.dtype.name} to predict",
+            converted.nbytes,
+            where=where,
+        )
+    ]
+
+
+def _layout_of_wrapper(wrapper):
+    return _layout(wrapper.estimator) if wrapper.layout == "auto" else wrapper.layout
+
+
+def _memmap_fit_parts(wrapper, data, where):
+    """MemmapEstimator.fit: X into the layout once (a file), then the fit."""
+    inner = wrapper.estimator
+    name = _name(inner)
+    layout = _layout_of_wrapper(wrapper)
+    parts, disk = [], []
+    target = None
+    if layout is not None and not layout.keeps_input:
+        dtype = layout.target_dtype(data.dtype)
+        if (
+            data.where == _WHERE_FILE
+            and data.dtype == dtype
+            and (not layout.orders or data.order in layout.orders)
+        ):
+            target = None
+        else:
+            order = (layout.orders or (data.order,))[0]
+            if data.dtype == dtype and data.order in (layout.orders or ()):
+                order = data.order
+            target = (dtype, order)
+    hands_out = _hands_out(inner)
+    if data.where == _WHERE_CHUNKS and hands_out:
+        pass  # a search's folds of a chunk list stay chunk pieces
+    elif target is not None or (data.where == _WHERE_MEMORY and hands_out):
+        dtype, order = target or (data.dtype, data.order)
+        converted = data.as_layout(dtype, order)
+        max_nbytes = parse_nbytes(wrapper.max_nbytes, "max_nbytes")
+        to_file = (
+            data.where != _WHERE_MEMORY
+            or hands_out
+            or (max_nbytes is not None and converted.nbytes > max_nbytes)
+        )
+        if to_file:
+            what = {
+                _WHERE_MEMORY: "X written once to a file",
+                _WHERE_FILE: "X's file converted once (sibling)",
+                _WHERE_CHUNKS: "rows gathered once into a file",
+            }[data.where]
+            disk.append(
+                ForecastPart(
+                    f"{what}, {converted.dtype.name} {order}, for {name}",
+                    converted.nbytes,
+                    where="disk",
+                )
+            )
+            data = converted.rows(converted.n, where=_WHERE_FILE)
+        else:
+            parts.append(
+                ForecastPart(
+                    f"X converted in memory to {converted.dtype.name} {order} "
+                    f"for {name}",
+                    converted.nbytes,
+                    where=where,
+                )
+            )
+            data = converted.rows(converted.n, where=_WHERE_MEMORY)
+    if layout is not None and layout.writeable and data.where == _WHERE_FILE:
+        # a copy-on-write map: what the estimator writes is in its own copies
+        data = data.rows(data.n, where=_WHERE_MEMORY)
+    inner_parts, inner_disk = _fit_parts(inner, data, where)
+    return parts + inner_parts, disk + inner_disk
+
+
+def _hands_out(estimator):
+    from skmemmap._estimator import _hands_x_to_other_processes
+
+    return _hands_x_to_other_processes(estimator)
+
+
+def _working_memory():
+    import sklearn
+
+    return int(sklearn.get_config()["working_memory"] * 2**20)
+
+
+def _streaming_parts(streaming, data, where):
+    """StreamingEstimator: partial_fit on contiguous blocks, one at a time."""
+    inner = streaming.estimator
+    name = _name(inner)
+    layout = _layout(inner)
+    params = _params(streaming)
+    row_bytes = data.p * data.dtype.itemsize
+    conv = _conversion(layout, data)
+    if conv is not None:
+        row_bytes = data.p * np.dtype(conv[0]).itemsize
+    block_rows = params.get("block_rows")
+    if not block_rows:
+        block_rows = max(1, _working_memory() // max(1, row_bytes))
+        if data.where == _WHERE_CHUNKS:
+            block_rows = min(block_rows, data.chunk_rows or block_rows)
+    block_rows = min(int(block_rows), data.n)
+    block = data.rows(block_rows, where=_WHERE_MEMORY)
+    parts = []
+    if conv is not None or (
+        data.where == _WHERE_CHUNKS and block_rows > (data.chunk_rows or block_rows)
+    ):
+        parts.append(
+            ForecastPart(
+                f"one block of {block_rows:,} rows in {name}'s layout",
+                block_rows * row_bytes,
+                where=where,
+            )
+        )
+    factor, _ = _own(inner, block)
+    if factor:
+        parts.append(
+            ForecastPart(
+                f"{type(inner).__name__}'s own copies of a block ({factor:g} x)",
+                int(factor * block_rows * row_bytes),
+                where=where,
+            )
+        )
+    return parts, []
+
+
+def _pipeline_parts(pipe, data, where):
+    """Pipeline.fit: each transformer's output lives while the next step fits."""
+    steps = [s for _, s in pipe.steps if s not in (None, "passthrough")]
+    if not steps:
+        return [], []
+    disk, best, previous = [], [], []
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        fit, fit_disk = _fit_parts(step, data, where)
+        disk += fit_disk
+        out = []
+        if not last:
+            width = _params(step).get("n_components")
+            width = width if isinstance(width, numbers.Integral) else data.p
+            after = data.as_layout(np.float64, "C", where=_WHERE_MEMORY)
+            after = dataclasses.replace(after, p=int(width))
+            out = [
+                ForecastPart(
+                    f"{type(step).__name__}'s output (a new array)",
+                    after.nbytes,
+                    where=where,
+                )
+            ]
+        here = previous + fit + out
+        if sum(p.total for p in here) > sum(p.total for p in best):
+            best = here
+        if not last:
+            previous = [dataclasses.replace(out[0], what=out[0].what + ", kept")]
+            data = after
+    return best, disk
+
+
+# -- searches and cross-validation -------------------------------------------------
+def _n_jobs(n_jobs):
+    if n_jobs is None:
+        return 1
+    cpus = os.cpu_count() or 1
+    return max(1, cpus + 1 + n_jobs) if n_jobs < 0 else int(n_jobs)
+
+
+def _n_candidates(search):
+    from sklearn.model_selection import ParameterGrid
+
+    params = _params(search)
+    if "param_grid" in params:
+        try:
+            return max(1, len(ParameterGrid(params["param_grid"])))
+        except Exception:
+            return 1
+    return max(1, int(params.get("n_iter", 10) or 10))
+
+
+def _splits(cv, base, y, n):
+    """``(n_splits, n_train, n_test, contiguous)`` of a cross-validator."""
+    from sklearn.base import is_classifier
+    from sklearn.model_selection import KFold, TimeSeriesSplit, check_cv
+
+    from skmemmap._folds import fold_sizes
+    from skmemmap._split import ContiguousKFold
+
+    if cv is None or isinstance(cv, numbers.Integral):
+        k = 5 if cv is None else int(cv)
+        classes = y is None or _is_labels(y)
+        kind = "StratifiedKFold" if is_classifier(base) and classes else "KFold"
+        contiguous = kind == "KFold"
+    else:
+        cv = check_cv(cv)
+        try:
+            k = int(cv.get_n_splits())
+        except Exception:
+            k = int(cv.get_n_splits(np.empty((n, 0))))
+        contiguous = isinstance(cv, ContiguousKFold) or (
+            isinstance(cv, KFold) and not getattr(cv, "shuffle", False)
+        )
+        if isinstance(cv, TimeSeriesSplit):
+            test = cv.test_size or n // (k + 1)
+            train = n - test - (cv.gap or 0)
+            if cv.max_train_size:
+                train = min(train, cv.max_train_size)
+            return k, train, test, True
+        if hasattr(cv, "test_size") and hasattr(cv, "train_size"):
+            test = _size(cv.test_size, n, 0.1 if cv.train_size is None else None)
+            train = _size(cv.train_size, n, None) or n - test
+            return k, train, test, False
+    k = max(2, min(k, n))
+    test = int(fold_sizes(n, k).max())
+    return k, n - int(fold_sizes(n, k).min()), test, contiguous
+
+
+def _size(value, n, default):
+    if value is None:
+        value = default
+    if value is None:
+        return 0
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return math.ceil(float(value) * n)
+
+
+def _is_labels(y):
+    from sklearn.utils.multiclass import type_of_target
+
+    try:
+        return type_of_target(y) in ("binary", "multiclass")
+    except Exception:
+        return False
+
+
+def _search_parts(
+    search,
+    data,
+    inner=False,
+    *,
+    cv=None,
+    n_jobs=None,
+    refit=None,
+    n_candidates=None,
+    y=None,
+    method=None,
+):
+    """``(per-phase parts, disk parts)`` of a search or cross_* call."""
+    params = _params(search) if search is not None else {}
+    base = params.get("estimator") if search is not None else None
+    cv = params.get("cv") if cv is None else cv
+    n_jobs = _n_jobs(params.get("n_jobs") if n_jobs is None else n_jobs)
+    refit = bool(params.get("refit", True)) if refit is None else refit
+    n_candidates = _n_candidates(search) if n_candidates is None else n_candidates
+    return _cv_phases(base, data, cv, n_jobs, refit, n_candidates, y, inner)
+
+
+def _cv_phases(base, data, cv, n_jobs, refit, n_candidates, y, inner=False):
+    k, n_train, n_test, contiguous = _splits(cv, base, y, data.n)
+    n_tasks = n_candidates * k
+    at_once = min(n_jobs, n_tasks)
+    workers = n_jobs > 1
+    where = "each worker" if workers else "this process"
+    task, disk = [], []
+    train = data.rows(n_train)
+    test = data.rows(n_test)
+    row_bytes = data.p * data.dtype.itemsize
+    if data.where == _WHERE_MEMORY:
+        train = train.rows(n_train, order="C")
+        test = test.rows(n_test, order="C")
+        task.append(
+            ForecastPart(
+                f"fold copies X[train] + X[test] ({n_train / data.n:.2f} + "
+                f"{n_test / data.n:.2f} x X)",
+                (n_train + n_test) * (row_bytes + 8),
+                where=where,
+            )
+        )
+    elif data.where == _WHERE_FILE:
+        gathered = _gathered_sets(k, contiguous)
+        if gathered:
+            disk.append(
+                ForecastPart(
+                    f"{gathered} training sets gathered into files "
+                    f"({'scattered rows' if not contiguous else 'middle folds'})",
+                    n_train * row_bytes,
+                    gathered,
+                    "disk",
+                )
+            )
+        if not contiguous:
+            disk.append(
+                ForecastPart(
+                    "test sets gathered into files", n_test * row_bytes, k, "disk"
+                )
+            )
+        train = train.rows(n_train, where=_WHERE_FILE)
+    else:  # chunks: fold pieces; an estimator needing one array gathers them
+        pass
+    fit, fit_disk = _fit_parts(base, train, where)
+    pred = _predict_parts(base, test, where)
+    if sum(p.total for p in pred) > sum(p.total for p in fit):
+        fit = pred
+    task += fit
+    # A training set's sibling or gather is written once per split and reused
+    # by every candidate and worker.
+    disk += [
+        dataclasses.replace(p, count=p.count * _disk_times(p, k, contiguous))
+        for p in fit_disk
+    ]
+    phases = {}
+    # Every part of a task exists once in each process running one.
+    folds = [dataclasses.replace(p, count=p.count * at_once) for p in task]
+    if (
+        data.where == _WHERE_MEMORY
+        and workers
+        and not data.shared
+        and (data.nbytes > _JOBLIB_MAX_NBYTES)
+    ):
+        folds.insert(
+            0,
+            ForecastPart(
+                "X copied to /dev/shm by joblib for the workers",
+                data.nbytes,
+                where="/dev/shm",
+            ),
+        )
+    phases["the folds"] = folds
+    if refit and not inner:
+        parts, refit_disk = _fit_parts(base, data, "this process")
+        phases["the refit"] = parts
+        disk += [p for p in refit_disk if p not in fit_disk]
+    if workers:
+        for phase in phases.values():
+            phase.append(
+                ForecastPart(
+                    "worker interpreters (scikit-learn imported)",
+                    WORKER_BYTES,
+                    n_jobs,
+                    "workers",
+                    scales=False,
+                )
+            )
+    return phases, disk
+
+
+def _gathered_sets(k, contiguous):
+    return max(0, k - 2) if contiguous else k
+
+
+def _disk_times(part, k, contiguous):
+    """How many copies of a per-fold file exist: one per split, except the
+    sibling of X's own file (views of folds 0 and k-1 share it)."""
+    if part.what.startswith("X's file converted"):
+        return 1 + _gathered_sets(k, contiguous)
+    return k
+
+
+# -- the public function -------------------------------------------------------------
+def _phases(estimator, data, y):
+    """``({phase: memory parts}, disk parts)`` for fitting ``estimator``."""
+    if _is_search(estimator):
+        return _search_parts(estimator, data, y=y)
+    if _is_memmap_estimator(estimator) and _is_search(estimator.estimator):
+        outer_parts, outer_disk = _memmap_prefix(estimator, data)
+        inner_data = outer_parts.pop("data")
+        phases, disk = _search_parts(estimator.estimator, inner_data, y=y)
+        for parts in phases.values():
+            parts[:0] = outer_parts["parts"]
+        return phases, outer_disk + disk
+    parts, disk = _fit_parts(estimator, data, "this process")
+    return {"fit": parts}, disk
+
+
+def _memmap_prefix(wrapper, data):
+    """MemmapEstimator(search): X written or converted once into the layout."""
+    layout = _layout_of_wrapper(wrapper)
+    name = _name(wrapper.estimator)
+    parts, disk = [], []
+    if data.where == _WHERE_CHUNKS:
+        return {"data": data, "parts": parts}, disk
+    dtype, order = data.dtype, data.order
+    if layout is not None and not layout.keeps_input:
+        dtype = layout.target_dtype(data.dtype)
+        keep = dtype == data.dtype and (not layout.orders or order in layout.orders)
+        order = order if keep else (layout.orders or ("C",))[0]
+    converted = data.as_layout(dtype, order, where=_WHERE_FILE)
+    if data.where == _WHERE_MEMORY or (dtype, order) != (data.dtype, data.order):
+        what = (
+            "X written once to a file"
+            if data.where == _WHERE_MEMORY
+            else "X's file converted once (sibling)"
+        )
+        disk.append(
+            ForecastPart(
+                f"{what}, {np.dtype(dtype).name} {order}, for {name}",
+                converted.nbytes,
+                where="disk",
+            )
+        )
+    return {"data": converted, "parts": parts}, disk
+
+
+def _build(estimator, data, y):
+    phases, disk = _phases(estimator, data, y)
+    phase, parts = max(phases.items(), key=lambda kv: sum(p.total for p in kv[1]))
+    parts = [p for p in parts if p.total or p.bound or "unknown" in p.what]
+    return Forecast(
+        parts + _merge_disk(disk),
+        x_nbytes=data.nbytes,
+        phase=phase,
+        description=f"{_name(estimator)} on {data.describe()}",
+    )
+
+
+def _merge_disk(disk):
+    return [p for p in disk if p.total]
+
+
+def forecast(estimator, X, y=None, *, dtype=None, memmap=False):
+    """Forecast the peak memory and disk of ``estimator.fit(X, y)``, before fitting.
+
+    Nothing of X's size is allocated or read: X can be just its shape.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        What you are about to fit: a plain estimator, a search
+        (GridSearchCV, RandomizedSearchCV, the Halving ones), a Pipeline, or
+        any of these wrapped in :class:`~skmemmap.MemmapEstimator` or
+        ``StreamingEstimator``.
+    X : array-like, MemmapArray, ChunkedArray, DataFrame or tuple
+        The X you will pass, or its shape ``(n_samples, n_features)``.
+    y : array-like, default=None
+        The y you will pass; only its kind of target is read (a classifier's
+        ``cv=5`` is stratified for class labels).
+    dtype : dtype, default=None
+        X's dtype when X is a shape (default float64).
+    memmap : bool, default=False
+        When X is a shape: True if X will be a MemmapArray
+        (:func:`skmemmap.memmap` or :func:`skmemmap.load`), False if an
+        in-memory array.
+
+    Returns
+    -------
+    forecast : Forecast
+        ``peak_bytes``, ``disk_bytes``, ``parts``, ``advice``; print it for
+        a table.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> import skmemmap
+    >>> search = GridSearchCV(RandomForestClassifier(max_depth=8),
+    ...                       {"max_features": ["sqrt", 0.2]}, cv=5, n_jobs=2)
+    >>> f = skmemmap.forecast(search, (100_000, 400))
+    >>> round(f.peak_bytes / f.x_nbytes, 1)  # copies of X, interpreters included
+    4.5
+    >>> change, better = f.advice
+    >>> change
+    'MemmapEstimator(search)'
+    >>> better.peak_bytes < 0.1 * f.peak_bytes
+    True
+    """
+    data = _describe_x(X, dtype, memmap)
+    result = _build(estimator, data, y)
+    result._alternatives = tuple(
+        (change, _build(est, alt_data, y))
+        for change, est, alt_data in _changes(estimator, data)
+    )
+    return result
+
+
+def _with(base, /, **params):
+    from sklearn.base import clone
+
+    return clone(base).set_params(**params)
+
+
+def _changes(estimator, data):
+    """``(change, estimator, data)`` for each single change worth forecasting."""
+    from skmemmap._estimator import MemmapEstimator
+    from skmemmap._split import ContiguousKFold
+
+    out = []
+    search = estimator.estimator if _is_memmap_estimator(estimator) else estimator
+    wrapped = _is_memmap_estimator(estimator) or (
+        _is_search(estimator) and _is_memmap_estimator(estimator.estimator)
+    )
+    if not wrapped and (_is_search(estimator) or data.where != _WHERE_CHUNKS):
+        out.append(
+            (
+                "MemmapEstimator(search)"
+                if _is_search(estimator)
+                else f"MemmapEstimator({_name(estimator)})",
+                MemmapEstimator(estimator),
+                data,
+            )
+        )
+    if _is_search(search):
+        params = _params(search)
+        cv = params.get("cv")
+        if not isinstance(cv, ContiguousKFold) or cv.n_splits != 2:
+            new = _with(search, cv=ContiguousKFold(2))
+            if search is not estimator:
+                new = _with(estimator, estimator=new)
+            out.append(("cv=ContiguousKFold(2)", new, data))
+        jobs = _n_jobs(params.get("n_jobs"))
+        for fewer in sorted({1, jobs // 2} - {0, jobs}):
+            new = _with(search, n_jobs=fewer)
+            if search is not estimator:
+                new = _with(estimator, estimator=new)
+            out.append((f"n_jobs={fewer}", new, data))
+    layout = _layout(estimator)
+    f32 = np.dtype(np.float32)
+    if data.dtype == np.float64 and layout is not None and f32 in layout.dtypes:
+        out.append(
+            (
+                "X as float32 (skmemmap.memmap(X, dtype=np.float32))",
+                estimator,
+                data.as_layout(
+                    f32,
+                    data.order,
+                    where=_WHERE_FILE if data.where != _WHERE_MEMORY else None,
+                ),
+            )
+        )
+    streaming = _streaming_change(estimator)
+    if streaming is not None:
+        out.append((*streaming, data))
+    return out
+
+
+def _streaming_change(estimator):
+    if _is_search(estimator) or _is_streaming(estimator):
+        return None
+    inner = estimator.estimator if _is_memmap_estimator(estimator) else estimator
+    if not hasattr(inner, "partial_fit"):
+        return None
+    try:
+        from skmemmap._streaming import StreamingEstimator
+    except ImportError:
+        return None
+    return (f"StreamingEstimator({_name(inner)})", StreamingEstimator(inner))
+
+
+# -- the budget ----------------------------------------------------------------------
+def _available_memory():
+    """``(nbytes, source)``: the memory this process may use."""
+    try:
+        from skmemmap._resources import available_memory
+    except ImportError:  # the resources module is not there yet: MemAvailable
+        available_memory = None
+    if available_memory is not None:
+        memory = available_memory()
+        return (memory.nbytes, memory.source) if memory is not None else (None, "")
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "MemAvailable in /proc/meminfo"
+    except OSError:
+        pass
+    return None, ""
+
+
+def parse_budget(max_memory):
+    """``(nbytes, words)`` of a ``max_memory`` value; ``(None, "")`` for None."""
+    if max_memory is None:
+        return None, ""
+    if isinstance(max_memory, str) and max_memory.strip().lower() == "auto":
+        nbytes, source = _available_memory()
+        if nbytes is None:
+            raise ValueError(
+                "max_memory='auto' cannot read the memory this process may use "
+                "on this platform; pass bytes or a string such as '8GB'."
+            )
+        return nbytes, f"'auto' ({format_mb(nbytes)}: {source})"
+    try:
+        nbytes = parse_nbytes(max_memory, "max_memory")
+    except ValueError:
+        raise ValueError(
+            f"max_memory must be None, 'auto', a number of bytes or a string "
+            f"such as '8GB' or '500MB', got {max_memory!r}."
+        ) from None
+    return nbytes, format_mb(nbytes)
+
+
+def check_budget(estimator, X, y=None, *, max_memory):
+    """Raise MemoryBudgetError if fitting ``estimator`` on X would exceed
+    ``max_memory`` by the forecast; return the forecast (None without a
+    budget)."""
+    from skmemmap.exceptions import MemoryBudgetError
+
+    budget, words = parse_budget(max_memory)
+    if budget is None:
+        return None
+    try:
+        result = forecast(estimator, X, y)
+    except ValueError as exc:
+        raise ValueError(
+            f"max_memory={max_memory!r} needs a forecast of this fit, and {exc}"
+        ) from None
+    if result.peak_bytes > budget:
+        raise MemoryBudgetError(budget_message(estimator, result, budget, words))
+    return result
+
+
+def budget_message(estimator, result, budget, words):
+    """The MemoryBudgetError text: forecast and budget, then what would fit."""
+    name = _name(estimator)
+    if len(name) > 80:
+        name = name[:77] + "..."
+    first = (
+        f"{name} would need about {format_mb(result.peak_bytes)} at its peak, "
+        f"over max_memory={words}; nothing was fit."
+    )
+    lines = [first]
+    fitting = result.fits(budget)
+    if fitting:
+        lines.append("Changes that fit (forecast peak; disk):")
+        chosen = fitting
+    else:
+        lines.append("No single change fits; the lowest (forecast peak; disk):")
+        chosen = result.alternatives[:1]
+    for change, other in chosen:
+        lines.append(
+            f"  - {change}: {format_mb(other.peak_bytes)}; "
+            f"{format_mb(other.disk_bytes)} on disk"
+        )
+    lines.append(
+        "Each part: print(skmemmap.forecast(estimator, X)). Or raise max_memory."
+    )
+    return "\n".join(lines)
