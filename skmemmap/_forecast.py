@@ -36,7 +36,7 @@ import numpy as np
 
 from skmemmap._utils import format_mb, parse_nbytes
 
-__all__ = ["Forecast", "ForecastPart", "check_budget", "forecast"]
+__all__ = ["Forecast", "ForecastPart", "check_budget", "forecast", "side_by_side"]
 
 # A loky worker that has imported scikit-learn holds about this much
 # anonymous memory whatever X is (FACTS.md: 110 MB measured on 1.9.1; a
@@ -762,30 +762,53 @@ def _is_labels(y):
         return False
 
 
-def _search_parts(
-    search,
-    data,
-    inner=False,
-    *,
-    cv=None,
-    n_jobs=None,
-    refit=None,
-    n_candidates=None,
-    y=None,
-    method=None,
-):
-    """``(per-phase parts, disk parts)`` of a search or cross_* call."""
-    params = _params(search) if search is not None else {}
-    base = params.get("estimator") if search is not None else None
-    cv = params.get("cv") if cv is None else cv
-    n_jobs = _n_jobs(params.get("n_jobs") if n_jobs is None else n_jobs)
-    refit = bool(params.get("refit", True)) if refit is None else refit
-    n_candidates = _n_candidates(search) if n_candidates is None else n_candidates
-    return _cv_phases(base, data, cv, n_jobs, refit, n_candidates, y, inner)
+def _search_parts(search, data, inner=False, *, y=None):
+    """``(per-phase parts, disk parts)`` of a search."""
+    params = _params(search)
+    return _cv_phases(
+        _candidates(search),
+        data,
+        params.get("cv"),
+        _n_jobs(params.get("n_jobs")),
+        bool(params.get("refit", True)) and not inner,
+        _n_candidates(search),
+        y,
+    )
 
 
-def _cv_phases(base, data, cv, n_jobs, refit, n_candidates, y, inner=False):
-    k, n_train, n_test, contiguous = _splits(cv, base, y, data.n)
+# Candidates looked at to find the one that needs the most memory (a forest's
+# max_depth sets its trees' bound); a larger grid is sampled evenly.
+_MAX_CANDIDATES = 64
+
+
+def _candidates(search):
+    """The base estimator with each candidate's parameters (list-valued ones
+    for a randomized search's distributions)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    params = _params(search)
+    base = params.get("estimator")
+    grid = params.get("param_grid", params.get("param_distributions"))
+    if isinstance(grid, dict):
+        grid = [grid]
+    try:
+        grid = [
+            {k: v for k, v in g.items() if isinstance(v, (list, tuple, np.ndarray))}
+            for g in grid
+        ]
+        grid = ParameterGrid(grid)
+        step = max(1, len(grid) // _MAX_CANDIDATES)
+        picked = [grid[i] for i in range(0, len(grid), step)]
+        return [clone(base).set_params(**c) for c in picked] or [base]
+    except Exception:  # a parameter the forecast cannot set: the base as it is
+        return [base]
+
+
+def _cv_phases(bases, data, cv, n_jobs, refit, n_candidates, y):
+    """``(per-phase parts, disk parts)`` of fitting each of ``bases`` on every
+    split of ``cv`` (a search, or ``cross_*`` with one base), then refitting."""
+    k, n_train, n_test, contiguous = _splits(cv, bases[0], y, data.n)
     n_tasks = n_candidates * k
     at_once = min(n_jobs, n_tasks)
     workers = n_jobs > 1
@@ -826,10 +849,10 @@ def _cv_phases(base, data, cv, n_jobs, refit, n_candidates, y, inner=False):
         train = train.rows(n_train, where=_WHERE_FILE)
     else:  # chunks: fold pieces; an estimator needing one array gathers them
         pass
-    fit, fit_disk = _fit_parts(base, train, where)
-    pred = _predict_parts(base, test, where)
-    if sum(p.total for p in pred) > sum(p.total for p in fit):
-        fit = pred
+    fit, fit_disk = max(
+        (_task_parts(base, train, test, where) for base in bases),
+        key=lambda parts: sum(p.total for p in parts[0]),
+    )
     task += fit
     # A training set's sibling or gather is written once per split and reused
     # by every candidate and worker.
@@ -855,8 +878,11 @@ def _cv_phases(base, data, cv, n_jobs, refit, n_candidates, y, inner=False):
             ),
         )
     phases["the folds"] = folds
-    if refit and not inner:
-        parts, refit_disk = _fit_parts(base, data, "this process")
+    if refit:
+        parts, refit_disk = max(
+            (_fit_parts(base, data, "this process") for base in bases),
+            key=lambda parts: sum(p.total for p in parts[0]),
+        )
         phases["the refit"] = parts
         disk += [p for p in refit_disk if p not in fit_disk]
     if workers:
@@ -871,6 +897,16 @@ def _cv_phases(base, data, cv, n_jobs, refit, n_candidates, y, inner=False):
                 )
             )
     return phases, disk
+
+
+def _task_parts(base, train, test, where):
+    """One task: fit on the training set, then predict on the test set; the
+    larger of the two (the fit's conversions are freed before predicting)."""
+    fit, disk = _fit_parts(base, train, where)
+    pred = _predict_parts(base, test, where)
+    return (
+        pred if sum(p.total for p in pred) > sum(p.total for p in fit) else fit
+    ), disk
 
 
 def _gathered_sets(k, contiguous):
@@ -1162,3 +1198,38 @@ def budget_message(estimator, result, budget, words):
         "Each part: print(skmemmap.forecast(estimator, X)). Or raise max_memory."
     )
     return "\n".join(lines)
+
+
+def side_by_side(plain, wrapped):
+    """Two forecasts of the same fit (plain scikit-learn, skmemmap) as a table,
+    then each one's parts."""
+
+    def x(f, nbytes):
+        return f"{format_mb(nbytes)} ({f._x(nbytes)})"
+
+    def interpreters(f):
+        return sum(p.total for p in f.parts if not p.scales and not p.on_disk)
+
+    rows = [
+        ("", "plain scikit-learn", "skmemmap"),
+        ("estimator", _short(plain.description), _short(wrapped.description)),
+        ("peak memory", x(plain, plain.peak_bytes), x(wrapped, wrapped.peak_bytes)),
+        (
+            "  of which interpreters",
+            format_mb(interpreters(plain)),
+            format_mb(interpreters(wrapped)),
+        ),
+        ("peak during", plain.phase, wrapped.phase),
+        ("disk", format_mb(plain.disk_bytes), format_mb(wrapped.disk_bytes)),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    head = plain.description.split(" on ", 1)[-1]
+    lines = [f"Forecast of fit on {head}"]
+    lines += [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c}".rstrip() for a, b, c in rows]
+    if plain.bounded or wrapped.bounded:
+        lines.append("(a term known only after fitting is counted at its bound)")
+    return "\n".join([*lines, "", str(plain), "", str(wrapped)])
+
+
+def _short(description):
+    return description.split(" on ", 1)[0]
