@@ -584,6 +584,7 @@ def _memmap_fit_parts(wrapper, data, where):
                     where="disk",
                 )
             )
+            parts.append(_write_buffer(converted.nbytes, where))
             data = converted.rows(converted.n, where=_WHERE_FILE)
         else:
             parts.append(
@@ -830,22 +831,29 @@ def _cv_phases(bases, data, cv, n_jobs, refit, n_candidates, y):
         )
     elif data.where == _WHERE_FILE:
         gathered = _gathered_sets(k, contiguous)
-        if gathered:
-            disk.append(
-                ForecastPart(
-                    f"{gathered} training sets gathered into files "
-                    f"({'scattered rows' if not contiguous else 'middle folds'})",
-                    n_train * row_bytes,
-                    gathered,
-                    "disk",
-                )
-            )
+        sets = [("training sets", n_train, gathered)]
         if not contiguous:
-            disk.append(
-                ForecastPart(
-                    "test sets gathered into files", n_test * row_bytes, k, "disk"
+            sets.append(("test sets", n_test, k))
+        for what, rows, count in sets:
+            if not count:
+                continue
+            nbytes = rows * row_bytes
+            how = "scattered rows" if not contiguous else "middle folds"
+            if nbytes > _gather_nbytes():
+                disk.append(
+                    ForecastPart(
+                        f"{what} gathered into files ({how})", nbytes, count, "disk"
+                    )
                 )
-            )
+                task.append(_write_buffer(nbytes, where))
+            else:
+                task.append(
+                    ForecastPart(
+                        f"{what} copied in memory ({how}, under gather_nbytes)",
+                        nbytes,
+                        where=where,
+                    )
+                )
         train = train.rows(n_train, where=_WHERE_FILE)
     else:  # chunks: fold pieces; an estimator needing one array gathers them
         pass
@@ -907,6 +915,21 @@ def _task_parts(base, train, test, where):
     return (
         pred if sum(p.total for p in pred) > sum(p.total for p in fit) else fit
     ), disk
+
+
+def _gather_nbytes():
+    from skmemmap._config import get_config
+
+    return get_config()["gather_nbytes"]
+
+
+def _write_buffer(nbytes, where):
+    """skmemmap writes its files block by block, through one block in memory."""
+    from skmemmap._npy import BLOCK_BYTES
+
+    return ForecastPart(
+        "skmemmap's write buffer (one block)", min(BLOCK_BYTES, nbytes), where=where
+    )
 
 
 def _gathered_sets(k, contiguous):
@@ -1035,6 +1058,124 @@ def forecast(estimator, X, y=None, *, dtype=None, memmap=False):
         for change, est, alt_data in _changes(estimator, data)
     )
     return result
+
+
+def forecast_cross_val(
+    estimator, X, y=None, *, cv=None, n_jobs=None, dtype=None, memmap=False
+):
+    """:func:`forecast` for ``cross_val_predict`` / ``cross_validate`` (not
+    estimators): every split of ``cv`` fit once, no refit."""
+    return _build_cv(estimator, _describe_x(X, dtype, memmap), cv, n_jobs, y)
+
+
+def _build_cv(estimator, data, cv, n_jobs, y=None):
+    phases, disk = _cv_phases([estimator], data, cv, _n_jobs(n_jobs), False, 1, y)
+    ((phase, parts),) = phases.items()
+    return Forecast(
+        [p for p in parts if p.total or p.bound] + _merge_disk(disk),
+        x_nbytes=data.nbytes,
+        phase=phase,
+        description=f"cross_val_predict({_name(estimator)}) on {data.describe()}",
+    )
+
+
+def bench_forecast(workload, mode, n_jobs, folds, shape, quick=False):
+    """The forecast of one run of ``skmemmap._bench`` (same estimator, X and
+    splitter as its ``run_one``), without running it."""
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from skmemmap._bench import _make_estimator
+    from skmemmap._estimator import MemmapEstimator
+    from skmemmap._split import ContiguousKFold
+
+    estimator, grid = _make_estimator(workload, quick)
+    data = _Data(int(shape[0]), int(shape[1]), np.dtype(np.float64), "C", _WHERE_MEMORY)
+    cv = KFold(folds)
+    if mode != "plain":
+        layout = _layout(estimator)
+        dtype = layout.target_dtype(np.float64) if layout else np.float64
+        order = "C" if np.dtype(dtype) == np.float64 else (layout.orders or "C")[0]
+        data = data.as_layout(dtype, order, where=_WHERE_FILE)  # loaded so
+        cv = ContiguousKFold(folds)
+        estimator = MemmapEstimator(estimator)
+        if grid is not None:
+            grid = {f"estimator__{k}": v for k, v in grid.items()}
+    if grid is None:
+        return _build_cv(estimator, data, cv, n_jobs)
+    search = GridSearchCV(estimator, grid, cv=cv, n_jobs=n_jobs)
+    return _build(search, data, None)
+
+
+# Issue 19's target: a forecast is right when within 25% of the measured peak,
+# or within 0.15 x X where that is larger (at small peaks, the measurement's
+# own noise is a few percent of X).
+RELATIVE_TOLERANCE = 0.25
+ABSOLUTE_TOLERANCE = 0.15
+
+
+def compare_with_bench(results):
+    """Each run of ``skmemmap._bench.run_bench`` against its forecast.
+
+    Both in copies of X, X-proportional as the bench measures them: the
+    forecast at full size minus the forecast at the bench's baseline rows
+    (the measured committed peak minus the same run at those rows).
+
+    Returns a list of dicts: ``workload, mode, n_jobs, folds, forecast_x,
+    measured_x, error_x, tolerance_x, ok``.
+    """
+    from skmemmap._bench import committed
+
+    n, p = results["shape"]
+    x_nbytes = results["x_nbytes"]  # the float64 X, whatever layout a run maps
+    small = results.get("baseline_rows") or 0
+    quick = results.get("quick", False)
+    rows = []
+    for run in results["runs"]:
+        key = (run["workload"], run["mode"], run["n_jobs"], run["folds"])
+        predicted = bench_forecast(*key, (n, p), quick).peak_bytes
+        if small:
+            predicted -= bench_forecast(*key, (small, p), quick).peak_bytes
+        predicted /= x_nbytes
+        measured = committed(run, xprop=bool(small))
+        if not small:
+            measured /= x_nbytes
+        tolerance = max(RELATIVE_TOLERANCE * abs(measured), ABSOLUTE_TOLERANCE)
+        rows.append(
+            {
+                "workload": key[0],
+                "mode": key[1],
+                "n_jobs": key[2],
+                "folds": key[3],
+                "forecast_x": predicted,
+                "measured_x": measured,
+                "error_x": predicted - measured,
+                "tolerance_x": tolerance,
+                "ok": abs(predicted - measured) <= tolerance,
+            }
+        )
+    return rows
+
+
+def format_accuracy(rows):
+    """The accuracy table: forecast against measured, in copies of X."""
+    head = (
+        f"{'workload':<8} {'mode':<8} {'n_jobs':>6} {'folds':>5} | "
+        f"{'forecast':>8} {'measured':>8} {'error':>6} {'allowed':>7} |"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(
+            f"{r['workload']:<8} {r['mode']:<8} {r['n_jobs']:>6} {r['folds']:>5} | "
+            f"{r['forecast_x']:>8.2f} {r['measured_x']:>8.2f} {r['error_x']:>+6.2f} "
+            f"{r['tolerance_x']:>7.2f} | {'ok' if r['ok'] else 'MISS'}"
+        )
+    lines.append(
+        "Copies of X, X-proportional committed peak (anonymous memory of the "
+        "process tree plus /dev/shm): full size minus the same at the baseline "
+        f"rows. Allowed: {RELATIVE_TOLERANCE:.0%} of the measured peak or "
+        f"{ABSOLUTE_TOLERANCE} x X, whichever is larger."
+    )
+    return "\n".join(lines)
 
 
 def _with(base, /, **params):
