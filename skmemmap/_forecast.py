@@ -78,6 +78,8 @@ class ForecastPart:
         and is known only after fitting.
     scales : bool
         True if it grows with X (False for worker interpreters).
+    why : str
+        Why it exists, where the registry says (an estimator's own copies).
     """
 
     what: str
@@ -86,6 +88,7 @@ class ForecastPart:
     where: str = "this process"
     bound: bool = False
     scales: bool = True
+    why: str = ""
 
     @property
     def total(self):
@@ -125,6 +128,22 @@ class Forecast:
         What was forecast: the estimator and X in words.
     advice : tuple of (str, Forecast) or None
         The one change that lowers the peak most, with its forecast.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import Ridge
+    >>> import skmemmap
+    >>> f = skmemmap.forecast(Ridge(), (1_000_000, 100))
+    >>> f.peak_bytes / f.x_nbytes, f.disk_bytes
+    (2.0, 0)
+    >>> print(f)
+    Forecast: Ridge on X 1,000,000 x 100 float64 (763 MB) in memory
+    peak 1,526 MB (2.00 x X) during fit, disk 0 MB
+                  memory at the peak
+        1,526 MB  Ridge's own copies (2 x the X it reads)
+    Lowest peak with one change: X in float32 -> 763 MB (1.00 x X), disk 0 MB
+    >>> f.parts[0].why
+    'it centers a copy of X, and its solver copies it again'
     """
 
     def __init__(self, parts, *, x_nbytes, phase, description, alternatives=()):
@@ -148,6 +167,8 @@ class Forecast:
 
     @property
     def advice(self):
+        """``(change, Forecast)``: the one change that lowers the peak most, or
+        None if no change considered lowers it."""
         lower = [a for a in self.alternatives if a[1].peak_bytes < self.peak_bytes]
         return lower[0] if lower else None
 
@@ -431,9 +452,10 @@ def _fit_parts(estimator, data, where, *, wrapped_layout=None):
     if factor:
         parts.append(
             ForecastPart(
-                f"{name}'s own copies ({factor:g} x its X: {cause.split(';')[0]})",
+                f"{name}'s own copies ({factor:g} x the X it reads)",
                 int(factor * data.nbytes),
                 where=where,
+                why=cause,
             )
         )
     parts += _model_parts(estimator, data, where)
@@ -1044,11 +1066,11 @@ def forecast(estimator, X, y=None, *, dtype=None, memmap=False):
     ...                       {"max_features": ["sqrt", 0.2]}, cv=5, n_jobs=2)
     >>> f = skmemmap.forecast(search, (100_000, 400))
     >>> round(f.peak_bytes / f.x_nbytes, 1)  # copies of X, interpreters included
-    4.5
+    4.6
     >>> change, better = f.advice
     >>> change
     'MemmapEstimator(search)'
-    >>> better.peak_bytes < 0.1 * f.peak_bytes
+    >>> better.peak_bytes < f.peak_bytes / 4  # the workers' interpreters stay
     True
     """
     data = _describe_x(X, dtype, memmap)
@@ -1223,7 +1245,7 @@ def _changes(estimator, data):
     if data.dtype == np.float64 and layout is not None and f32 in layout.dtypes:
         out.append(
             (
-                "X as float32 (skmemmap.memmap(X, dtype=np.float32))",
+                "X in float32",
                 estimator,
                 data.as_layout(
                     f32,

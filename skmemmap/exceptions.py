@@ -119,7 +119,7 @@ class MemoryBudgetError(MemoryError):
     ... except skmemmap.MemoryBudgetError as exc:
     ...     print(str(exc).splitlines()[0])  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
     MemmapEstimator(GridSearchCV(RandomForestClassifier)) would need about ... MB
-    at its peak, over max_memory=1.0 MB; nothing was fit.
+    at its peak, over max_memory=1 MB; nothing was fit.
     """
 
 
