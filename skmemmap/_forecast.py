@@ -56,6 +56,7 @@ _NODE_BYTES = 64
 # A fitted estimator that is not a tree keeps little: coefficients,
 # statistics. Counted as nothing; trees and SVC are bounded apart.
 _WHERE_MEMORY, _WHERE_FILE, _WHERE_CHUNKS = "memory", "file", "chunks"
+_WRITE_BUFFER = "skmemmap's write buffer (one block)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -867,7 +868,8 @@ def _cv_phases(bases, data, cv, n_jobs, refit, n_candidates, y):
                         f"{what} gathered into files ({how})", nbytes, count, "disk"
                     )
                 )
-                task.append(_write_buffer(nbytes, where))
+                if not any(p.what == _WRITE_BUFFER for p in task):
+                    task.append(_write_buffer(nbytes, where))  # one file at a time
             else:
                 task.append(
                     ForecastPart(
@@ -949,9 +951,7 @@ def _write_buffer(nbytes, where):
     """skmemmap writes its files block by block, through one block in memory."""
     from skmemmap._npy import BLOCK_BYTES
 
-    return ForecastPart(
-        "skmemmap's write buffer (one block)", min(BLOCK_BYTES, nbytes), where=where
-    )
+    return ForecastPart(_WRITE_BUFFER, min(BLOCK_BYTES, nbytes), where=where)
 
 
 def _gathered_sets(k, contiguous):
