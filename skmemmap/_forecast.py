@@ -1154,9 +1154,15 @@ def compare_with_bench(results):
     rows = []
     for run in results["runs"]:
         key = (run["workload"], run["mode"], run["n_jobs"], run["folds"])
-        predicted = bench_forecast(*key, (n, p), quick).peak_bytes
+        full = bench_forecast(*key, (n, p), quick)
         if small:
-            predicted -= bench_forecast(*key, (small, p), quick).peak_bytes
+            predicted = (
+                full.peak_bytes - bench_forecast(*key, (small, p), quick).peak_bytes
+            )
+        else:  # the bench starts its workers before the baseline: leave them out
+            predicted = full.peak_bytes - sum(
+                q.total for q in full.parts if not q.scales and not q.on_disk
+            )
         predicted /= x_nbytes
         measured = committed(run, xprop=bool(small))
         if not small:

@@ -1,0 +1,125 @@
+"""
+Will it fit? The forecast against the measured peak
+===================================================
+
+:func:`skmemmap.forecast` says how much memory a fit will take before it
+runs, from X's shape alone. Here it is checked against measurement: the
+bench's grid (``GridSearchCV`` over a forest and over LogisticRegression, and
+``cross_val_predict`` over extra-trees; plain scikit-learn on in-memory X and
+skmemmap on a mapped X) runs, each configuration in a fresh process under a
+:class:`skmemmap.MemoryMonitor`, and each measured peak is drawn against the
+forecast made for it. ``python benchmarks/forecast_accuracy.py`` does the
+same at 305 MB and fails on a miss.
+"""
+
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GridSearchCV
+
+import skmemmap
+from skmemmap._bench import run_bench
+from skmemmap._forecast import (
+    ABSOLUTE_TOLERANCE,
+    RELATIVE_TOLERANCE,
+    compare_with_bench,
+)
+
+# Small data and a few configurations when the documentation is built
+# (SKMEMMAP_DOC_QUICK=1); the bench's whole grid otherwise.
+QUICK = os.environ.get("SKMEMMAP_DOC_QUICK") == "1"
+
+# %%
+# A forecast, before any data exists
+# ----------------------------------
+# The first configuration of the bench's grid, at the size of this example.
+n_samples, n_features = (20_000, 100) if QUICK else (40_000, 200)
+search = GridSearchCV(
+    RandomForestClassifier(n_estimators=5, max_depth=8),
+    {"max_features": ["sqrt", 0.2]},
+    cv=2,
+    n_jobs=2,
+)
+print(skmemmap.forecast(search, (n_samples, n_features)))
+
+# %%
+# Measure the bench's grid
+# ------------------------
+# Each run is a fresh process that times and monitors one search (see
+# ``python -m skmemmap bench``). The bench starts the worker processes before
+# it measures, so their interpreters are left out of both sides. The dataset
+# goes to a temporary folder that is removed at the end.
+if QUICK:
+    runs = run_bench(
+        n_samples=n_samples,
+        n_features=n_features,
+        quick=True,
+        combos=[("rf", 2, 2), ("logreg", 1, 5), ("cvp", 1, 2)],
+        baseline_rows=0,
+        progress=lambda line: None,
+    )
+else:
+    runs = run_bench(
+        n_samples=n_samples,
+        n_features=n_features,
+        quick=True,
+        folds=(2, 5),
+        progress=lambda line: None,
+    )
+rows = compare_with_bench(runs)
+
+# %%
+# Forecast against measured
+# -------------------------
+# Peak extra committed memory (anonymous memory of the process tree plus
+# ``/dev/shm``), in copies of X. The grey band is the tolerance of
+# ``benchmarks/forecast_accuracy.py``: 25% of the measured peak or 0.15 x X,
+# whichever is larger.
+fig, ax = plt.subplots(figsize=(6, 5))
+top = 1.15 * max(max(r["forecast_x"], r["measured_x"]) for r in rows)
+line = np.linspace(0, top, 50)
+band = np.maximum(RELATIVE_TOLERANCE * line, ABSOLUTE_TOLERANCE)
+ax.fill_between(line, line - band, line + band, color="0.9", label="tolerance")
+ax.plot(line, line, color="0.4", lw=0.8, ls="--", label="forecast = measured")
+for mode, color, marker in (("plain", "#c0504d", "o"), ("skmemmap", "#4f81bd", "s")):
+    chosen = [r for r in rows if r["mode"] == mode]
+    ax.scatter(
+        [r["forecast_x"] for r in chosen],
+        [r["measured_x"] for r in chosen],
+        color=color,
+        marker=marker,
+        label=mode,
+        zorder=3,
+    )
+    for r in chosen:
+        ax.annotate(
+            f"{r['workload']} j={r['n_jobs']} k={r['folds']}",
+            (r["forecast_x"], r["measured_x"]),
+            fontsize=7,
+            xytext=(4, -10),
+            textcoords="offset points",
+        )
+ax.set_xlim(0, top)
+ax.set_ylim(0, top)
+ax.set_xlabel("forecast (copies of X)")
+ax.set_ylabel("measured (copies of X)")
+ax.set_title(
+    f"Peak extra committed memory, X = {n_samples:,} x {n_features} float64",
+    fontsize=10,
+)
+ax.legend(loc="upper left", frameon=False, fontsize=8)
+fig.tight_layout()
+
+# %%
+# The table
+# ---------
+# The error is forecast minus measured, in copies of X.
+for r in rows:
+    print(
+        f"{r['workload']:<6} {r['mode']:<8} n_jobs={r['n_jobs']} folds={r['folds']:>2}"
+        f"  forecast {r['forecast_x']:5.2f}  measured {r['measured_x']:5.2f}"
+        f"  error {r['forecast_x'] - r['measured_x']:+.2f}"
+        f"  {'ok' if r['ok'] else 'MISS'}"
+    )
