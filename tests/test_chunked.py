@@ -311,3 +311,15 @@ def test_wrapped_estimator_gets_the_fold_gathered_once_in_its_layout(chunks, fol
     with pytest.raises(skmemmap.CopyError, match="chunk list"):
         MemmapEstimator(forest, on_copy="raise").fit(X[3:21], y_full[3:21])
     assert data_files(folder) == gathered
+
+
+def test_shuffle_reads_a_chunk_list_in_place(chunks, folder):
+    data, X_full, y_full = chunks
+    X = skmemmap.load(data / "train_x_*.npy")
+    y = skmemmap.load(data / "train_y_*.npy")
+    X_s, y_s = skmemmap.shuffle(X, y, random_state=0)
+    perm = np.random.RandomState(0).permutation(len(X_full))
+    np.testing.assert_array_equal(X_s, X_full[perm])
+    np.testing.assert_array_equal(y_s, y_full[perm])
+    assert skmemmap.is_memmap_view(X_s) and isinstance(y_s, np.ndarray)
+    assert len(data_files(folder)) == 1  # the shuffled file, and nothing else
