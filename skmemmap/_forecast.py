@@ -393,23 +393,8 @@ def _own(estimator, data):
 
 
 # -- one fit ---------------------------------------------------------------------------
-def _conversion(layout, data):
-    """The ``(dtype, order)`` scikit-learn converts ``data`` to, or None."""
-    if layout is None or layout.keeps_input:
-        return None
-    dtype = layout.target_dtype(data.dtype)
-    if dtype != data.dtype:
-        return dtype, (layout.orders or ("C",))[0]
-    if layout.orders and data.order not in layout.orders:
-        return dtype, layout.orders[0]
-    return None
-
-
-def _fit_parts(estimator, data, where, *, wrapped_layout=None):
-    """Memory parts (in one process) and disk parts of fitting on ``data``.
-
-    ``wrapped_layout``: X was prepared by MemmapEstimator into this layout.
-    """
+def _fit_parts(estimator, data, where):
+    """Memory parts (in one process) and disk parts of fitting on ``data``."""
     if _is_memmap_estimator(estimator):
         return _memmap_fit_parts(estimator, data, where)
     if _is_streaming(estimator):
@@ -431,7 +416,7 @@ def _fit_parts(estimator, data, where, *, wrapped_layout=None):
                 f"{name}: layout unknown, assumed to read X as it is", 0, where=where
             )
         )
-    conv = _conversion(layout, data)
+    conv = _target(layout, data)
     if conv is not None:
         dtype, order = conv
         converted = data.as_layout(dtype, order, where=_WHERE_MEMORY)
@@ -528,17 +513,18 @@ def _model_parts(estimator, data, where):
 def _predict_parts(estimator, data, where):
     """Memory of predicting on ``data`` (a test fold), in one process."""
     if _is_memmap_estimator(estimator):
-        inner = estimator.estimator
-        layout = _layout_of_wrapper(estimator)
-        conv = _conversion(layout, data)
-        if conv is None or data.where == _WHERE_FILE:
-            return []  # a view of X's sibling file
-        budget = _working_memory()
-        converted = data.as_layout(*conv)
+        # MemmapEstimator._call: a view of the sibling file for a mapped X;
+        # row blocks within working_memory for chunks and converted X.
+        target = _target(_layout_of_wrapper(estimator), data)
+        if data.where == _WHERE_FILE or (
+            data.where == _WHERE_MEMORY and target is None
+        ):
+            return []
+        block = data.as_layout(*(target or (data.dtype, data.order)))
         return [
             ForecastPart(
-                f"{_name(inner)}: X[test] converted in blocks to predict",
-                min(converted.nbytes, budget),
+                f"{_name(estimator.estimator)}: X[test] read in blocks to predict",
+                min(block.nbytes, _working_memory()),
                 where=where,
             )
         ]
@@ -562,68 +548,81 @@ def _layout_of_wrapper(wrapper):
     return _layout(wrapper.estimator) if wrapper.layout == "auto" else wrapper.layout
 
 
+def _target(layout, data):
+    """``(dtype, order)`` MemmapEstimator gives X in, or None if X is in it."""
+    if layout is None or layout.keeps_input:
+        return None
+    dtype = layout.target_dtype(data.dtype)
+    if dtype == data.dtype and (not layout.orders or data.order in layout.orders):
+        return None
+    return dtype, (layout.orders or (data.order,))[0]
+
+
+def _to_file(what, data, layout, name, where):
+    """X (or its rows) written once into a file in ``layout``: disk, and one
+    block in memory while writing. Returns (parts, disk, data as a file)."""
+    dtype, order = layout
+    written = data.as_layout(dtype, order, where=_WHERE_FILE)
+    disk = [
+        ForecastPart(
+            f"{what}, {written.dtype.name} {order}, for {name}",
+            written.nbytes,
+            where="disk",
+        )
+    ]
+    return [_write_buffer(written.nbytes, where)], disk, written
+
+
 def _memmap_fit_parts(wrapper, data, where):
-    """MemmapEstimator.fit: X into the layout once (a file), then the fit."""
+    """MemmapEstimator.fit: X in the estimator's layout, then the fit
+    (``MemmapEstimator._prepare_fit``'s cases)."""
     inner = wrapper.estimator
     name = _name(inner)
     layout = _layout_of_wrapper(wrapper)
-    parts, disk = [], []
-    target = None
-    if layout is not None and not layout.keeps_input:
-        dtype = layout.target_dtype(data.dtype)
-        if (
-            data.where == _WHERE_FILE
-            and data.dtype == dtype
-            and (not layout.orders or data.order in layout.orders)
-        ):
-            target = None
-        else:
-            order = (layout.orders or (data.order,))[0]
-            if data.dtype == dtype and data.order in (layout.orders or ()):
-                order = data.order
-            target = (dtype, order)
+    target = _target(layout, data)
     hands_out = _hands_out(inner)
-    if data.where == _WHERE_CHUNKS and hands_out:
-        pass  # a search's folds of a chunk list stay chunk pieces
-    elif target is not None or (data.where == _WHERE_MEMORY and hands_out):
-        dtype, order = target or (data.dtype, data.order)
-        converted = data.as_layout(dtype, order)
-        max_nbytes = parse_nbytes(wrapper.max_nbytes, "max_nbytes")
-        to_file = (
-            data.where != _WHERE_MEMORY
-            or hands_out
-            or (max_nbytes is not None and converted.nbytes > max_nbytes)
-        )
-        if to_file:
-            what = {
-                _WHERE_MEMORY: "X written once to a file",
-                _WHERE_FILE: "X's file converted once (sibling)",
-                _WHERE_CHUNKS: "rows gathered once into a file",
-            }[data.where]
-            disk.append(
-                ForecastPart(
-                    f"{what}, {converted.dtype.name} {order}, for {name}",
-                    converted.nbytes,
-                    where="disk",
-                )
+    parts, disk = [], []
+    own = (data.dtype, data.order)
+    if data.where == _WHERE_CHUNKS:
+        if not hands_out:  # a search's folds of chunks stay chunk pieces
+            parts, disk, data = _to_file(
+                "rows gathered once into a file", data, target or own, name, where
             )
-            parts.append(_write_buffer(converted.nbytes, where))
-            data = converted.rows(converted.n, where=_WHERE_FILE)
+    elif data.where == _WHERE_FILE:
+        if target is not None:
+            parts, disk, data = _to_file(
+                "X's file converted once (sibling)", data, target, name, where
+            )
+    elif hands_out:  # in memory, for the folds and workers of a search
+        parts, disk, data = _to_file(
+            "X written once to a file", data, target or own, name, where
+        )
+    elif target is not None:
+        max_nbytes = parse_nbytes(wrapper.max_nbytes, "max_nbytes")
+        converted = data.as_layout(*target)
+        if max_nbytes is not None and converted.nbytes > max_nbytes:
+            parts, disk, data = _to_file(
+                "X converted into a file", data, target, name, where
+            )
         else:
-            parts.append(
+            parts = [
                 ForecastPart(
-                    f"X converted in memory to {converted.dtype.name} {order} "
-                    f"for {name}",
+                    f"X converted in memory to {converted.dtype.name} "
+                    f"{converted.order} for {name}",
                     converted.nbytes,
                     where=where,
                 )
-            )
-            data = converted.rows(converted.n, where=_WHERE_MEMORY)
+            ]
+            data = converted
     if layout is not None and layout.writeable and data.where == _WHERE_FILE:
-        # a copy-on-write map: what the estimator writes is in its own copies
+        # a copy-on-write map: the pages it writes are in its own copies
         data = data.rows(data.n, where=_WHERE_MEMORY)
     inner_parts, inner_disk = _fit_parts(inner, data, where)
     return parts + inner_parts, disk + inner_disk
+
+
+def _total(parts):
+    return sum(p.total for p in parts)
 
 
 def _hands_out(estimator):
@@ -645,7 +644,7 @@ def _streaming_parts(streaming, data, where):
     layout = _layout(inner)
     params = _params(streaming)
     row_bytes = data.p * data.dtype.itemsize
-    conv = _conversion(layout, data)
+    conv = _target(layout, data)
     if conv is not None:
         row_bytes = data.p * np.dtype(conv[0]).itemsize
     block_rows = params.get("block_rows")
@@ -702,7 +701,7 @@ def _pipeline_parts(pipe, data, where):
                 )
             ]
         here = previous + fit + out
-        if sum(p.total for p in here) > sum(p.total for p in best):
+        if _total(here) > _total(best):
             best = here
         if not last:
             previous = [dataclasses.replace(out[0], what=out[0].what + ", kept")]
@@ -837,7 +836,7 @@ def _cv_phases(bases, data, cv, n_jobs, refit, n_candidates, y):
     at_once = min(n_jobs, n_tasks)
     workers = n_jobs > 1
     where = "each worker" if workers else "this process"
-    task, disk = [], []
+    task, disk, writing = [], [], []
     train = data.rows(n_train)
     test = data.rows(n_test)
     row_bytes = data.p * data.dtype.itemsize
@@ -868,8 +867,8 @@ def _cv_phases(bases, data, cv, n_jobs, refit, n_candidates, y):
                         f"{what} gathered into files ({how})", nbytes, count, "disk"
                     )
                 )
-                if not any(p.what == _WRITE_BUFFER for p in task):
-                    task.append(_write_buffer(nbytes, where))  # one file at a time
+                if not any(p.what == _WRITE_BUFFER for p in writing):
+                    writing.append(_write_buffer(nbytes, where))  # a file at a time
             else:
                 task.append(
                     ForecastPart(
@@ -883,9 +882,12 @@ def _cv_phases(bases, data, cv, n_jobs, refit, n_candidates, y):
         pass
     fit, fit_disk = max(
         (_task_parts(base, train, test, where) for base in bases),
-        key=lambda parts: sum(p.total for p in parts[0]),
+        key=lambda parts: _total(parts[0]),
     )
-    task += fit
+    # The folds are gathered before the fit, but glibc keeps the freed write
+    # buffer (under its 32 MB mmap threshold) in the worker's heap: measured
+    # at 61 MB, n_jobs=2, 5 folds, counting both is the closer forecast.
+    task += writing + fit
     # A training set's sibling or gather is written once per split and reused
     # by every candidate and worker.
     disk += [
@@ -913,7 +915,7 @@ def _cv_phases(bases, data, cv, n_jobs, refit, n_candidates, y):
     if refit:
         parts, refit_disk = max(
             (_fit_parts(base, data, "this process") for base in bases),
-            key=lambda parts: sum(p.total for p in parts[0]),
+            key=lambda parts: _total(parts[0]),
         )
         phases["the refit"] = parts
         disk += [p for p in refit_disk if p not in fit_disk]
@@ -936,9 +938,7 @@ def _task_parts(base, train, test, where):
     larger of the two (the fit's conversions are freed before predicting)."""
     fit, disk = _fit_parts(base, train, where)
     pred = _predict_parts(base, test, where)
-    return (
-        pred if sum(p.total for p in pred) > sum(p.total for p in fit) else fit
-    ), disk
+    return (pred if _total(pred) > _total(fit) else fit), disk
 
 
 def _gather_nbytes():
@@ -972,48 +972,36 @@ def _phases(estimator, data, y):
     if _is_search(estimator):
         return _search_parts(estimator, data, y=y)
     if _is_memmap_estimator(estimator) and _is_search(estimator.estimator):
-        outer_parts, outer_disk = _memmap_prefix(estimator, data)
-        inner_data = outer_parts.pop("data")
+        # the search sees X in a file; writing it (one block at a time) is
+        # over before the folds start
+        inner_data, outer_disk = _memmap_prefix(estimator, data)
         phases, disk = _search_parts(estimator.estimator, inner_data, y=y)
-        for parts in phases.values():
-            parts[:0] = outer_parts["parts"]
         return phases, outer_disk + disk
     parts, disk = _fit_parts(estimator, data, "this process")
     return {"fit": parts}, disk
 
 
 def _memmap_prefix(wrapper, data):
-    """MemmapEstimator(search): X written or converted once into the layout."""
-    layout = _layout_of_wrapper(wrapper)
-    name = _name(wrapper.estimator)
-    parts, disk = [], []
+    """MemmapEstimator(search): X written or converted once into the layout
+    (``(data the search sees, disk parts)``)."""
     if data.where == _WHERE_CHUNKS:
-        return {"data": data, "parts": parts}, disk
-    dtype, order = data.dtype, data.order
-    if layout is not None and not layout.keeps_input:
-        dtype = layout.target_dtype(data.dtype)
-        keep = dtype == data.dtype and (not layout.orders or order in layout.orders)
-        order = order if keep else (layout.orders or ("C",))[0]
-    converted = data.as_layout(dtype, order, where=_WHERE_FILE)
-    if data.where == _WHERE_MEMORY or (dtype, order) != (data.dtype, data.order):
-        what = (
-            "X written once to a file"
-            if data.where == _WHERE_MEMORY
-            else "X's file converted once (sibling)"
-        )
-        disk.append(
-            ForecastPart(
-                f"{what}, {np.dtype(dtype).name} {order}, for {name}",
-                converted.nbytes,
-                where="disk",
-            )
-        )
-    return {"data": converted, "parts": parts}, disk
+        return data, []  # the search's folds are chunk pieces
+    target = _target(_layout_of_wrapper(wrapper), data)
+    if data.where == _WHERE_FILE and target is None:
+        return data, []
+    what = (
+        "X written once to a file"
+        if data.where == _WHERE_MEMORY
+        else ("X's file converted once (sibling)")
+    )
+    own = (data.dtype, data.order)
+    _, disk, data = _to_file(what, data, target or own, _name(wrapper.estimator), "")
+    return data, disk
 
 
 def _build(estimator, data, y):
     phases, disk = _phases(estimator, data, y)
-    phase, parts = max(phases.items(), key=lambda kv: sum(p.total for p in kv[1]))
+    phase, parts = max(phases.items(), key=lambda kv: _total(kv[1]))
     parts = [p for p in parts if p.total or p.bound or "unknown" in p.what]
     return Forecast(
         parts + _merge_disk(disk),
