@@ -251,6 +251,7 @@ class _Data:
     where: str  # _WHERE_MEMORY, _WHERE_FILE or _WHERE_CHUNKS
     chunk_rows: int = 0  # largest chunk (chunks only)
     shared: bool = False  # already reaches workers by reference (np.memmap)
+    whole_chunks: int = 0  # files of a whole chunk list (never gathered at once)
 
     @property
     def nbytes(self):
@@ -258,7 +259,11 @@ class _Data:
 
     def rows(self, n, where=None, order=None):
         return dataclasses.replace(
-            self, n=int(n), where=where or self.where, order=order or self.order
+            self,
+            n=int(n),
+            where=where or self.where,
+            order=order or self.order,
+            whole_chunks=self.whole_chunks if int(n) == self.n else 0,
         )
 
     def as_layout(self, dtype, order, where=None):
@@ -302,7 +307,15 @@ def _describe_x(X, dtype, memmap):
         )
     if is_chunked(X):
         rows = max((piece.shape[0] for piece in X.pieces()), default=0)
-        return _Data(*X.shape, X.dtype, X.order, _WHERE_CHUNKS, chunk_rows=rows)
+        whole = len(X.filenames) if X.is_whole() else 0
+        return _Data(
+            *X.shape,
+            X.dtype,
+            X.order,
+            _WHERE_CHUNKS,
+            chunk_rows=rows,
+            whole_chunks=whole,
+        )
     if is_frame(X):
         kinds = [np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in X.dtypes]
         if not kinds or any(d.kind not in "biuf" for d in kinds):
@@ -407,9 +420,15 @@ def _fit_parts(estimator, data, where):
     parts, disk = [], []
     layout = _layout(estimator)
     if data.where == _WHERE_CHUNKS:
-        # The estimator needs one array: np.asarray gathers the rows.
-        disk.append(ForecastPart(f"rows gathered for {name}", data.nbytes))
-        data = data.rows(data.n, where=_WHERE_FILE)
+        # The estimator needs one array: np.asarray gathers the rows into a
+        # file, in X's layout.
+        parts, disk, data = _to_file(
+            "rows of the chunks gathered into a file",
+            data,
+            (data.dtype, data.order),
+            name,
+            where,
+        )
     if layout is None:
         parts.append(
             ForecastPart(
@@ -454,9 +473,8 @@ def _tree_params(estimator):
     if not names & {"BaseDecisionTree", "BaseForest", "BaseGradientBoosting"}:
         return None
     params = _params(estimator)
+    # gradient boosting: one tree per stage (per class above two classes)
     n_trees = params.get("n_estimators", 1) or 1
-    if "BaseGradientBoosting" in names:
-        n_trees *= 1  # one regression tree per stage (and class): bounded below
     jobs = params.get("n_jobs") if "BaseForest" in names else 1
     concurrent = min(n_trees, _n_jobs(jobs))
     return n_trees, concurrent, params.get("max_depth"), params.get("min_samples_leaf")
@@ -561,6 +579,14 @@ def _target(layout, data):
 def _to_file(what, data, layout, name, where):
     """X (or its rows) written once into a file in ``layout``: disk, and one
     block in memory while writing. Returns (parts, disk, data as a file)."""
+    if data.where == _WHERE_CHUNKS and data.whole_chunks > 1:
+        raise ValueError(
+            f"{name} needs X as one array, and X is the whole chunk list "
+            f"({data.whole_chunks} files): fit refuses to write a consolidated "
+            f"copy of it (see ChunkedArray). Fit StreamingEstimator with an "
+            f"incremental estimator, a subset of the rows, or a search with "
+            f"refit=False; or load(..., consolidate=True) to copy it once."
+        )
     dtype, order = layout
     written = data.as_layout(dtype, order, where=_WHERE_FILE)
     disk = [
@@ -638,40 +664,41 @@ def _working_memory():
 
 
 def _streaming_parts(streaming, data, where):
-    """StreamingEstimator: partial_fit on contiguous blocks, one at a time."""
+    """StreamingEstimator: partial_fit on contiguous blocks, one at a time.
+
+    A block is a view of X (of one chunk file for a chunk list) when X is in
+    the estimator's layout, else a block converted in memory; blocks hold at
+    most ``block_rows`` rows, or scikit-learn's ``working_memory``.
+    """
     inner = streaming.estimator
     name = _name(inner)
-    layout = _layout(inner)
-    params = _params(streaming)
-    row_bytes = data.p * data.dtype.itemsize
-    conv = _target(layout, data)
-    if conv is not None:
-        row_bytes = data.p * np.dtype(conv[0]).itemsize
-    block_rows = params.get("block_rows")
-    if not block_rows:
-        block_rows = max(1, _working_memory() // max(1, row_bytes))
-        if data.where == _WHERE_CHUNKS:
-            block_rows = min(block_rows, data.chunk_rows or block_rows)
-    block_rows = min(int(block_rows), data.n)
-    block = data.rows(block_rows, where=_WHERE_MEMORY)
+    conv = _target(_layout(inner), data)
+    itemsize = np.dtype(conv[0] if conv else data.dtype).itemsize
+    row_bytes = data.p * itemsize
+    block_rows = _params(streaming).get("block_rows") or max(
+        1, _working_memory() // max(1, row_bytes)
+    )
+    if data.where == _WHERE_CHUNKS and data.chunk_rows:
+        block_rows = min(block_rows, data.chunk_rows)  # blocks end at chunks
+    block = data.rows(min(int(block_rows), data.n), where=_WHERE_MEMORY)
     parts = []
-    if conv is not None or (
-        data.where == _WHERE_CHUNKS and block_rows > (data.chunk_rows or block_rows)
-    ):
+    if conv is not None:
+        block = block.as_layout(*conv)
         parts.append(
             ForecastPart(
-                f"one block of {block_rows:,} rows in {name}'s layout",
-                block_rows * row_bytes,
+                f"one block of {block.n:,} rows converted to {name}'s layout",
+                block.nbytes,
                 where=where,
             )
         )
-    factor, _ = _own(inner, block)
+    factor, cause = _own(inner, block)
     if factor:
         parts.append(
             ForecastPart(
                 f"{type(inner).__name__}'s own copies of a block ({factor:g} x)",
-                int(factor * block_rows * row_bytes),
+                int(factor * block.nbytes),
                 where=where,
+                why=cause,
             )
         )
     return parts, []
@@ -1063,10 +1090,13 @@ def forecast(estimator, X, y=None, *, dtype=None, memmap=False):
     """
     data = _describe_x(X, dtype, memmap)
     result = _build(estimator, data, y)
-    result._alternatives = tuple(
-        (change, _build(est, alt_data, y))
-        for change, est, alt_data in _changes(estimator, data)
-    )
+    alternatives = []
+    for change, est, alt_data in _changes(estimator, data):
+        try:
+            alternatives.append((change, _build(est, alt_data, y)))
+        except ValueError:  # a change that would not run (a whole chunk list)
+            continue
+    result._alternatives = tuple(alternatives)
     return result
 
 
@@ -1236,7 +1266,12 @@ def _changes(estimator, data):
             out.append((f"n_jobs={fewer}", new, data))
     layout = _layout(estimator)
     f32 = np.dtype(np.float32)
-    if data.dtype == np.float64 and layout is not None and f32 in layout.dtypes:
+    if (
+        data.dtype == np.float64
+        and data.where != _WHERE_CHUNKS  # chunk files are as they were saved
+        and layout is not None
+        and f32 in layout.dtypes
+    ):
         out.append(
             (
                 "X in float32",

@@ -288,3 +288,44 @@ def test_forecast_command_errors(capsys, args, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("skmemmap forecast: error: ")
     assert message in err[0]
+
+
+def test_user_guide_forecast_is_what_the_code_prints():
+    """The worked forecast of 'Will it fit?' is the output of its code block."""
+    import contextlib
+    import io
+    import re
+    import textwrap
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "doc/user_guide/forecast.rst"
+    code, printed = re.search(
+        r"\.\. code-block:: python\n\n((?:   .*\n|\n)+?)\.\. code-block:: text\n\n"
+        r"((?:   .*\n)+)",
+        page.read_text(),
+    ).groups()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(textwrap.dedent(code), {})
+    assert out.getvalue().splitlines() == textwrap.dedent(printed).splitlines()
+
+
+def test_forecast_of_a_chunk_list(tmp_path):
+    for i in range(4):
+        np.save(tmp_path / f"x_{i}.npy", np.zeros((5_000, 50)))
+    X = skmemmap.load(str(tmp_path / "x_*.npy"))
+    search = GridSearchCV(
+        skmemmap.MemmapEstimator(_small_forest()),
+        {"estimator__max_features": [0.5]},
+        cv=skmemmap.ContiguousKFold(2),
+        refit=False,
+    )
+    result = skmemmap.forecast(search, X)
+    assert result.description.endswith("in chunk files")
+    # each training set spans two chunks: gathered once into a float32 file
+    (gathers,) = [p for p in result.parts if p.on_disk]
+    assert (gathers.count, gathers.nbytes) == (2, 10_000 * 50 * 4)
+    # a fit needing the whole list as one array is refused, as fit refuses it
+    with pytest.raises(ValueError, match="whole chunk list"):
+        skmemmap.forecast(search.set_params(refit=True), X)
+    assert sorted(os.listdir(tmp_path)) == [f"x_{i}.npy" for i in range(4)]
