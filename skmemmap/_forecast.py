@@ -47,14 +47,15 @@ WORKER_BYTES = 110 * 2**20
 _JOBLIB_MAX_NBYTES = 2**20
 # Per row of the training set, while one tree is built: the builder's sample
 # indices (intp) and feature values (float32), the bootstrap's sample weights,
-# indices and counts (3 x 8), y as float64, and the criterion's buffers.
-# Measured at 40,000 x 200 (see benchmarks/forecast_accuracy.py).
-_TREE_ROW_BYTES = 56
+# indices and counts, y as float64. Measured (anonymous memory, 400,000 x 4
+# float32, so that X's conversion is none): 66 bytes per row for
+# RandomForestClassifier, 57 for ExtraTreesClassifier (no bootstrap).
+_TREE_ROW_BYTES = 64
 # sklearn.tree._tree.NODE_DTYPE.itemsize (7 fields of 8 bytes and a flag),
 # plus each node's value array (n_outputs x n_classes float64).
 _NODE_BYTES = 64
-# A fitted estimator that is not a tree keeps little: coefficients,
-# statistics. Counted as nothing; trees and SVC are bounded apart.
+# Where the rows a fit gets live: private memory, a mapped file (page cache,
+# not committed), or chunk files.
 _WHERE_MEMORY, _WHERE_FILE, _WHERE_CHUNKS = "memory", "file", "chunks"
 _WRITE_BUFFER = "skmemmap's write buffer (one block)"
 
@@ -481,7 +482,9 @@ def _tree_params(estimator):
 
 
 def _model_parts(estimator, data, where):
-    """Terms of the fitted model and the fit's per-row buffers."""
+    """Terms of the fitted model and the fit's per-row buffers: trees and
+    libsvm's support vectors, bounded; other fitted estimators keep little
+    (coefficients, statistics) and are counted as nothing."""
     name = type(estimator).__name__
     trees = _tree_params(estimator)
     parts = []
@@ -510,12 +513,16 @@ def _model_parts(estimator, data, where):
                 bound=True,
             )
         )
-    elif any(k.__name__ == "BaseSVC" for k in type(estimator).__mro__) or (
-        name in ("SVC", "SVR", "NuSVC", "NuSVR", "OneClassSVM")
-    ):
+    elif any(k.__name__ == "BaseLibSVM" for k in type(estimator).__mro__):
+        # libsvm caches kernel columns (float32, n rows each) up to cache_size MB
         cache = float(_params(estimator).get("cache_size", 200)) * 2**20
         parts.append(
-            ForecastPart(f"{name}'s kernel cache (cache_size)", int(cache), where=where)
+            ForecastPart(
+                f"{name}'s kernel cache (up to cache_size)",
+                int(min(cache, 4 * data.n * data.n)),
+                where=where,
+                bound=True,
+            )
         )
         parts.append(
             ForecastPart(
