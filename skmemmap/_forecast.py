@@ -442,11 +442,7 @@ def _fit_parts(estimator, data, where):
             where,
         )
     if layout is None:
-        parts.append(
-            ForecastPart(
-                f"{name}: layout unknown, assumed to read X as it is", 0, where=where
-            )
-        )
+        parts.append(_unknown_layout(name, where))
     conv = _target(layout, data)
     if conv is not None:
         dtype, order = conv
@@ -477,6 +473,16 @@ def _fit_parts(estimator, data, where):
         )
     parts += _model_parts(estimator, data, where)
     return parts, disk
+
+
+def _unknown_layout(name, where):
+    """A zero-byte part that says what the forecast could not know."""
+    return ForecastPart(
+        f"{name}: not in skmemmap's registry, its own copies unknown "
+        f"(measure with skmemmap.audit)",
+        0,
+        where=where,
+    )
 
 
 def _tree_params(estimator):
@@ -690,7 +696,8 @@ def _streaming_parts(streaming, data, where):
     """
     inner = streaming.estimator
     name = _name(inner)
-    conv = _target(_layout(inner), data)
+    layout = _layout(inner)
+    conv = _target(layout, data)
     itemsize = np.dtype(conv[0] if conv else data.dtype).itemsize
     row_bytes = data.p * itemsize
     block_rows = _params(streaming).get("block_rows") or max(
@@ -700,6 +707,8 @@ def _streaming_parts(streaming, data, where):
         block_rows = min(block_rows, data.chunk_rows)  # blocks end at chunks
     block = data.rows(min(int(block_rows), data.n), where=_WHERE_MEMORY)
     parts = []
+    if layout is None:
+        parts.append(_unknown_layout(type(inner).__name__, where))
     if conv is not None:
         block = block.as_layout(*conv)
         parts.append(
@@ -1047,7 +1056,6 @@ def _memmap_prefix(wrapper, data):
 def _build(estimator, data, y):
     phases, disk = _phases(estimator, data, y)
     phase, parts = max(phases.items(), key=lambda kv: _total(kv[1]))
-    parts = [p for p in parts if p.total or p.bound or "unknown" in p.what]
     return Forecast(
         parts + _merge_disk(disk),
         x_nbytes=data.nbytes,
@@ -1130,7 +1138,7 @@ def _build_cv(estimator, data, cv, n_jobs, y=None):
     phases, disk = _cv_phases([estimator], data, cv, _n_jobs(n_jobs), False, 1, y)
     ((phase, parts),) = phases.items()
     return Forecast(
-        [p for p in parts if p.total or p.bound] + _merge_disk(disk),
+        list(parts) + _merge_disk(disk),
         x_nbytes=data.nbytes,
         phase=phase,
         description=f"cross_val_predict({_name(estimator)}) on {data.describe()}",

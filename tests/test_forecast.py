@@ -329,3 +329,19 @@ def test_forecast_of_a_chunk_list(tmp_path):
     with pytest.raises(ValueError, match="whole chunk list"):
         skmemmap.forecast(search.set_params(refit=True), X)
     assert sorted(os.listdir(tmp_path)) == [f"x_{i}.npy" for i in range(4)]
+
+
+def test_forecast_says_what_it_does_not_know():
+    from sklearn.base import BaseEstimator
+    from sklearn.svm import SVC
+
+    class Mine(BaseEstimator):
+        def fit(self, X, y=None):
+            return self
+
+    (note,) = skmemmap.forecast(Mine(), (1_000, 10)).parts
+    assert note.nbytes == 0 and "not in skmemmap's registry" in note.what
+    svc = skmemmap.forecast(SVC(cache_size=100), (100_000, 20))
+    cache, vectors = svc.parts
+    assert cache.bound and cache.nbytes == 100 * 2**20
+    assert vectors.bound and vectors.nbytes == 100_000 * 20 * 8
