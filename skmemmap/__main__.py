@@ -225,7 +225,6 @@ def _cmd_forecast(args):
         ]
     except (ValueError, TypeError) as exc:
         return error(exc)
-    print(side_by_side(*results))
     if args.json:
         import json
 
@@ -235,6 +234,7 @@ def _cmd_forecast(args):
                 f,
                 indent=1,
             )
+    print(side_by_side(*results))
     return 0
 
 

@@ -253,6 +253,7 @@ class _Data:
     chunk_rows: int = 0  # largest chunk (chunks only)
     shared: bool = False  # already reaches workers by reference (np.memmap)
     whole_chunks: int = 0  # files of a whole chunk list (never gathered at once)
+    writeable: bool = False  # a file mapped copy-on-write (MemmapEstimator's)
 
     @property
     def nbytes(self):
@@ -455,7 +456,12 @@ def _fit_parts(estimator, data, where):
             )
         )
         data = converted
-    elif layout is not None and layout.writeable and data.where == _WHERE_FILE:
+    elif (
+        layout is not None
+        and layout.writeable
+        and data.where == _WHERE_FILE
+        and not data.writeable
+    ):
         parts.append(
             ForecastPart(
                 f"{name} copies read-only X to write in it", data.nbytes, where=where
@@ -666,7 +672,7 @@ def _memmap_fit_parts(wrapper, data, where):
             data = converted
     if layout is not None and layout.writeable and data.where == _WHERE_FILE:
         # a copy-on-write map: the pages it writes are in its own copies
-        data = data.rows(data.n, where=_WHERE_MEMORY)
+        data = dataclasses.replace(data, writeable=True)
     inner_parts, inner_disk = _fit_parts(inner, data, where)
     return parts + inner_parts, disk + inner_disk
 
@@ -1040,9 +1046,11 @@ def _memmap_prefix(wrapper, data):
     (``(data the search sees, disk parts)``)."""
     if data.where == _WHERE_CHUNKS:
         return data, []  # the search's folds are chunk pieces
-    target = _target(_layout_of_wrapper(wrapper), data)
+    layout = _layout_of_wrapper(wrapper)
+    target = _target(layout, data)
+    cow = layout is not None and layout.writeable  # a copy-on-write map
     if data.where == _WHERE_FILE and target is None:
-        return data, []
+        return dataclasses.replace(data, writeable=cow), []
     what = (
         "X written once to a file"
         if data.where == _WHERE_MEMORY
@@ -1050,7 +1058,7 @@ def _memmap_prefix(wrapper, data):
     )
     own = (data.dtype, data.order)
     _, disk, data = _to_file(what, data, target or own, _name(wrapper.estimator), "")
-    return data, disk
+    return dataclasses.replace(data, writeable=cow), disk
 
 
 def _build(estimator, data, y):
