@@ -17,6 +17,7 @@ from skmemmap._monitor import MemoryMonitor
 from skmemmap._shuffle import shuffle
 from skmemmap._signal import CopyReport, copy_report
 from skmemmap._split import ContiguousKFold
+from skmemmap._streaming import StreamingEstimator
 from skmemmap.exceptions import (
     CopyError,
     CopyWarning,
@@ -45,6 +46,7 @@ __all__ = [
     "MemoryBudgetError",
     "MemoryMonitor",
     "NotEnoughDiskSpaceError",
+    "StreamingEstimator",
     "TemporaryFileWarning",
     "__version__",
     "audit",

@@ -212,26 +212,32 @@ class ChunkedArray:
     # -- what it is ------------------------------------------------------------
     @property
     def shape(self):
+        """``(n_rows, *chunk_shape[1:])``: the selection's rows, the chunks' columns."""
         return (int(self._offsets[-1]), *self._chunks.row_shape)
 
     @property
     def dtype(self):
+        """The chunk files' dtype."""
         return self._chunks.dtype
 
     @property
     def ndim(self):
+        """1 for a chunk list of 1-D files (y), 2 for 2-D files (X)."""
         return 1 + len(self._chunks.row_shape)
 
     @property
     def size(self):
+        """Number of values in the selection."""
         return int(np.prod(self.shape, dtype=np.int64))
 
     @property
     def itemsize(self):
+        """Bytes of one value."""
         return self.dtype.itemsize
 
     @property
     def nbytes(self):
+        """Bytes the selection's values take (in the chunk files, not in memory)."""
         return self.size * self.itemsize
 
     @property

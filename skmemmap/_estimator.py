@@ -23,7 +23,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
-    has_fit_parameter,
     validate_data,
 )
 from threadpoolctl import threadpool_limits
@@ -51,6 +50,29 @@ from skmemmap.exceptions import CopyError
 __all__ = ["MemmapEstimator"]
 
 _ON_COPY = ("warn", "raise", "ignore")
+
+
+# The tags a wrapper takes from the estimator it wraps (see
+# MemmapEstimator.__sklearn_tags__).
+WRAPPED_TAGS = (
+    "estimator_type",
+    "input_tags",
+    "target_tags",
+    "classifier_tags",
+    "regressor_tags",
+    "transformer_tags",
+    "non_deterministic",
+    "no_validation",
+    "_skip_test",
+)
+
+
+def inherit_tags(tags, estimator):
+    """``tags`` (a wrapper's) with ``estimator``'s WRAPPED_TAGS."""
+    inner = get_tags(estimator)
+    for field in WRAPPED_TAGS:
+        setattr(tags, field, getattr(inner, field))
+    return tags
 
 
 def _estimator_has(attr):
@@ -308,18 +330,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         # tests/test_common.py). _skip_test is the one check-related tag:
         # an estimator scikit-learn must not check (FrozenEstimator) is not
         # checked through the wrapper either.
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
-        tags.estimator_type = inner.estimator_type
-        tags.input_tags = inner.input_tags
-        tags.target_tags = inner.target_tags
-        tags.classifier_tags = inner.classifier_tags
-        tags.regressor_tags = inner.regressor_tags
-        tags.transformer_tags = inner.transformer_tags
-        tags.non_deterministic = inner.non_deterministic
-        tags.no_validation = inner.no_validation
-        tags._skip_test = inner._skip_test
-        return tags
+        return inherit_tags(super().__sklearn_tags__(), self.estimator)
 
     def get_metadata_routing(self):
         """Route metadata to the wrapped estimator's methods of the same name.
@@ -969,7 +980,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
 class _FitSignature:
     """``fit``, whose signature declares ``sample_weight`` exactly when the
-    wrapped estimator's ``fit`` does.
+    wrapped estimator's ``fit`` (or the ``method`` fit calls) does.
 
     scikit-learn reads whether an estimator takes sample weights from the
     signature of its ``fit`` (``has_fit_parameter``: AdaBoost, bagging,
@@ -982,8 +993,9 @@ class _FitSignature:
     ``sample_weight`` to the wrapped estimator, it does not consume it.
     """
 
-    def __init__(self, plain):
+    def __init__(self, plain, method="fit"):
         self._plain = plain
+        self._method = method
         functools.update_wrapper(self, plain)
 
         def weighted(self, X, y=None, sample_weight=None, **fit_params):
@@ -999,8 +1011,10 @@ class _FitSignature:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self._plain
-        inner = getattr(obj, "estimator", None)
-        weighted = hasattr(inner, "fit") and has_fit_parameter(inner, "sample_weight")
+        method = getattr(getattr(obj, "estimator", None), self._method, None)
+        weighted = callable(method) and (
+            "sample_weight" in inspect.signature(method).parameters
+        )
         return types.MethodType(self._weighted if weighted else self._plain, obj)
 
 
@@ -1033,12 +1047,18 @@ def _in_blocks(func, X, dtype, order, params):
 
     if step >= X.shape[0]:
         return func(rows(0, X.shape[0]), **params)
-    parts = [
-        func(rows(start, start + step), **params)
-        for start in range(0, X.shape[0], step)
-    ]
+    return concatenate_rows(
+        [
+            func(rows(start, start + step), **params)
+            for start in range(0, X.shape[0], step)
+        ]
+    )
+
+
+def concatenate_rows(parts):
+    """One result from the results of row blocks, stacked in row order."""
     if sparse.issparse(parts[0]):
         return sparse.vstack(parts, format=parts[0].format)
-    if isinstance(parts[0], list):  # e.g. multi-output predict_proba
-        return [np.concatenate(p) for p in zip(*parts, strict=True)]
+    if isinstance(parts[0], (list, tuple)):  # multi-output predict_proba, return_std
+        return type(parts[0])(np.concatenate(p) for p in zip(*parts, strict=True))
     return np.concatenate(parts)
