@@ -58,7 +58,14 @@ def _configs(X, y, folder):
     )
     X32 = skmemmap.memmap(X, dtype=np.float32, order="F", folder=folder)
     X32.sum()  # its pages resident, as the bench has them
+    X64 = skmemmap.memmap(X, folder=folder)
+    X64.sum()
+    streaming = skmemmap.StreamingEstimator(StandardScaler(), block_rows=5_000)
     return {
+        "StreamingEstimator(StandardScaler) on a mapped X, 5,000-row blocks": (
+            skmemmap.forecast(streaming, X64),
+            lambda: streaming.fit(X64),
+        ),
         "plain forest, 2 folds": (
             skmemmap.forecast(plain_rf, X),
             lambda: plain_rf.fit(X, y),
