@@ -1206,15 +1206,9 @@ def compare_with_bench(results):
     rows = []
     for run in results["runs"]:
         key = (run["workload"], run["mode"], run["n_jobs"], run["folds"])
-        full = bench_forecast(*key, (n, p), quick)
+        predicted = bench_committed(*key, (n, p), quick)
         if small:
-            predicted = (
-                full.peak_bytes - bench_forecast(*key, (small, p), quick).peak_bytes
-            )
-        else:  # the bench starts its workers before the baseline: leave them out
-            predicted = full.peak_bytes - sum(
-                q.total for q in full.parts if not q.scales and not q.on_disk
-            )
+            predicted -= bench_committed(*key, (small, p), quick)
         predicted /= x_nbytes
         measured = committed(run, xprop=bool(small))
         if not small:
@@ -1256,6 +1250,16 @@ def format_accuracy(rows):
         f"{ABSOLUTE_TOLERANCE} x X, whichever is larger."
     )
     return "\n".join(lines)
+
+
+def bench_committed(workload, mode, n_jobs, folds, shape, quick=False):
+    """The forecast of a bench run's committed peak, in bytes, as the bench
+    measures it: its worker interpreters are started before the baseline,
+    so they are left out."""
+    result = bench_forecast(workload, mode, n_jobs, folds, shape, quick)
+    return result.peak_bytes - sum(
+        p.total for p in result.parts if not p.scales and not p.on_disk
+    )
 
 
 def _with(base, /, **params):
