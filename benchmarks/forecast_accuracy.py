@@ -11,10 +11,15 @@ fit, made from X's shape alone. A forecast is right when within 25% of the
 measured peak, or within 0.15 x X where that is larger.
 
 Prints the bench's table and the accuracy table, writes the results to
-``--json`` (default ``doc/_static/forecast_accuracy.json``) and the accuracy
-table next to it (``.txt``, which the performance page includes), and exits 1
-on a miss. Memory readings need a quiet machine: other jobs' ``/dev/shm`` files
-count in the plain ``n_jobs=2`` runs. Takes about an hour on 2 cores.
+``--json`` (default ``doc/_static/forecast_accuracy.json``; ``--json ''``
+writes none) and the accuracy table to ``--table`` (default: next to the
+JSON, ``.txt``, which the performance page includes), and exits 1 on a miss.
+``--from-json`` compares runs measured before: ``--from-json
+doc/_static/kfold_memory.json --json '' --table
+doc/_static/forecast_accuracy_kfold.txt`` checks the forecast against issue
+13's runs at 305 MB. Memory readings need a quiet machine: other jobs'
+``/dev/shm`` files count in the plain ``n_jobs=2`` runs. Takes about an hour
+on 2 cores.
 """
 
 import argparse
@@ -50,6 +55,12 @@ def main(argv=None):
     parser.add_argument(
         "--json",
         default=os.path.join(ROOT, "doc", "_static", "forecast_accuracy.json"),
+    )
+    parser.add_argument(
+        "--table",
+        metavar="FILE.txt",
+        default=None,
+        help="where the accuracy table goes (default: next to --json)",
     )
     parser.add_argument("--folder", default=None)
     parser.add_argument(
@@ -87,8 +98,12 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
+    table = args.table or (
+        os.path.splitext(args.json)[0] + ".txt" if args.json else None
+    )
+    if table:
         n, p = results["shape"]
-        with open(os.path.splitext(args.json)[0] + ".txt", "w") as f:
+        with open(table, "w") as f:
             f.write(
                 f"X = {n:,} x {p} float64 ({results['x_nbytes'] / 2**20:.0f} MB), "
                 f"{'--quick models, ' if results.get('quick') else ''}"
