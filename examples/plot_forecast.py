@@ -6,13 +6,14 @@ Will it fit? The forecast against the measured peak
 runs, from X's shape alone. Here it is checked against measurement: the
 bench's grid (``GridSearchCV`` over a forest and over LogisticRegression, and
 ``cross_val_predict`` over extra-trees; plain scikit-learn on in-memory X and
-skmemmap on a mapped X) runs, each configuration in a fresh process under a
-:class:`skmemmap.MemoryMonitor`, and each measured peak is drawn against the
-forecast made for it. ``python benchmarks/forecast_accuracy.py`` does the
+skmemmap on a mapped X) runs under a :class:`skmemmap.MemoryMonitor`, and
+each measured peak is drawn against the forecast made for it. ``python benchmarks/forecast_accuracy.py`` does the
 same at 305 MB and fails on a miss.
 """
 
 import os
+import tempfile
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,15 +21,16 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV
 
 import skmemmap
-from skmemmap._bench import run_bench
+from skmemmap._audit import _honest_allocator, _settle
+from skmemmap._bench import _write_dataset, run_bench, run_one
 from skmemmap._forecast import (
     ABSOLUTE_TOLERANCE,
     RELATIVE_TOLERANCE,
     compare_with_bench,
 )
 
-# Small data and two configurations (four fresh processes) when the
-# documentation is built (SKMEMMAP_DOC_QUICK=1); the bench's grid otherwise.
+# Small data and five configurations when the documentation is built
+# (SKMEMMAP_DOC_QUICK=1); the bench's grid otherwise.
 QUICK = os.environ.get("SKMEMMAP_DOC_QUICK") == "1"
 
 # %%
@@ -47,19 +49,41 @@ print(skmemmap.forecast(search, (n_samples, n_features)))
 # %%
 # Measure the bench's grid
 # ------------------------
-# Each run is a fresh process that times and monitors one search (see
-# ``python -m skmemmap bench``). The bench starts the worker processes before
-# it measures, so their interpreters are left out of both sides. The dataset
-# goes to a temporary folder that is removed at the end.
+# Each configuration runs under the bench's runner (see ``python -m skmemmap
+# bench``), which times and monitors one search. The full grid runs each in a
+# fresh process, twice (at full size and at 1,000 rows, so that what does not
+# grow with X cancels out). When the documentation is built, a few
+# ``n_jobs=1`` configurations run in this process instead, with the
+# allocator's mmap threshold fixed so that a freed copy is not reused unseen
+# by the next run. The dataset goes to a temporary folder removed at the end.
 if QUICK:
-    runs = run_bench(
-        n_samples=n_samples,
-        n_features=n_features,
-        quick=True,
-        combos=[("rf", 2, 2), ("logreg", 1, 5)],
-        baseline_rows=0,
-        progress=lambda line: None,
-    )
+    with tempfile.TemporaryDirectory() as folder, _honest_allocator() as libc:
+        x_path, y_path = _write_dataset(folder, n_samples, n_features)
+        measured = []
+        for workload, mode, folds in [
+            ("rf", "plain", 2),
+            ("rf", "skmemmap", 2),
+            ("logreg", "plain", 5),
+            ("logreg", "skmemmap", 5),
+            ("cvp", "plain", 5),
+        ]:
+            _settle(libc)
+            spec = dict(workload=workload, mode=mode, n_jobs=1, folds=folds)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the runs report numbers
+                measured.append(
+                    run_one(
+                        {**spec, "quick": True, "folder": folder, "x_path": x_path}
+                        | {"y_path": y_path}
+                    )
+                )
+    runs = {
+        "shape": [n_samples, n_features],
+        "x_nbytes": n_samples * n_features * 8,
+        "quick": True,
+        "baseline_rows": 0,
+        "runs": measured,
+    }
 else:
     runs = run_bench(
         n_samples=n_samples,
