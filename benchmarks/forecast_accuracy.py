@@ -96,6 +96,9 @@ def main(argv=None):
         f"forecasts within the tolerance"
     )
     if args.json:
+        # the peaks, not the memory-over-time series (the bench's --json has them)
+        for run in results["runs"] + results.get("baseline_runs", []):
+            run.pop("series", None)
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
     table = args.table or (
