@@ -1371,7 +1371,7 @@ def parse_budget(max_memory):
                 "max_memory='auto' cannot read the memory this process may use "
                 "on this platform; pass bytes or a string such as '8GB'."
             )
-        return nbytes, f"'auto' ({format_mb(nbytes)}: {source})"
+        return nbytes, f"'auto' ({format_mb(nbytes)}, {source})"
     try:
         nbytes = parse_nbytes(max_memory, "max_memory")
     except ValueError:
@@ -1407,11 +1407,17 @@ def budget_message(estimator, result, budget, words):
     name = _name(estimator)
     if len(name) > 80:
         name = name[:77] + "..."
+    # The first line stays within 200 characters: a long name is cut, and
+    # where 'auto' found the memory goes on a line of its own.
+    words, _, source = words.partition(", ")
+    source = source.removesuffix(")")
     first = (
         f"{name} would need about {format_mb(result.peak_bytes)} at its peak, "
-        f"over max_memory={words}; nothing was fit."
+        f"over max_memory={words}{')' if source else ''}; nothing was fit."
     )
     lines = [first]
+    if source:
+        lines.append(f"max_memory='auto' is the memory this process may use: {source}")
     fitting = result.fits(budget)
     if fitting:
         lines.append("Changes that fit (forecast peak; disk):")
