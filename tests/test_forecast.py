@@ -234,6 +234,20 @@ def test_budget_refuses_before_any_fit_and_names_a_change_that_fits(skm_folder):
     assert len(_FITS) == 2 * 5 + 1
 
 
+def test_budget_auto_is_the_memory_this_process_may_use(monkeypatch):
+    from skmemmap import _forecast
+
+    monkeypatch.setattr(_forecast, "_available_memory", lambda: (2**20, "a test"))
+    X, y = np.random.RandomState(0).rand(20_000, 20), np.arange(20_000) % 2
+    model = skmemmap.MemmapEstimator(LogisticRegression(), max_memory="auto")
+    with pytest.raises(skmemmap.MemoryBudgetError) as caught:
+        model.fit(X.astype(np.float32, order="F"), y)  # converted, over 1 MB
+    first, second = str(caught.value).splitlines()[:2]
+    assert first.endswith("over max_memory='auto' (1 MB); nothing was fit.")
+    assert second == "max_memory='auto' is the memory this process may use: a test"
+    assert not hasattr(model, "estimator_")
+
+
 def test_budget_values():
     X, y = np.random.RandomState(0).rand(200, 3), np.arange(200) % 2
     skmemmap.MemmapEstimator(LogisticRegression(), max_memory="auto").fit(X, y)
