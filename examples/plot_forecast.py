@@ -38,7 +38,7 @@ QUICK = os.environ.get("SKMEMMAP_DOC_QUICK") == "1"
 # A forecast, before any data exists
 # ----------------------------------
 # The first configuration of the bench's grid, at the size of this example.
-n_samples, n_features = (20_000, 100) if QUICK else (40_000, 200)
+n_samples, n_features = (10_000, 100) if QUICK else (40_000, 200)
 search = GridSearchCV(
     RandomForestClassifier(n_estimators=5, max_depth=8),
     {"max_features": ["sqrt", 0.2]},
