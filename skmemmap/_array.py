@@ -16,7 +16,13 @@ import os
 import numpy as np
 
 from skmemmap._dask import send_by_reference
-from skmemmap._mapped import _drop_pages, _rebuild, _short_hash, open_derived
+from skmemmap._mapped import (
+    _drop_pages,
+    _rebuild,
+    _short_hash,
+    open_derived,
+    register_array_type,
+)
 from skmemmap._npy import _write_npy_once
 from skmemmap._signal import CopyEvent, emit
 
@@ -277,6 +283,7 @@ for _name in (
 
 # dask would otherwise serialize MemmapArrays by value, as plain ndarrays.
 send_by_reference(MemmapArray)
+register_array_type(MemmapArray)  # what the mapped-file layer hands out
 
 
 def _describe_selection(idx):

@@ -33,6 +33,7 @@ from skmemmap._convert import as_layout, is_frame
 from skmemmap._forecast import check_budget, parse_budget
 from skmemmap._layout import Layout, layout_for, own_copies, own_copy_fix
 from skmemmap._layout import _registry as _layout_registry
+from skmemmap._resources import warn_if_bigger_than_memory
 from skmemmap._signal import (
     LAYOUT,
     CopyEvent,
@@ -409,9 +410,9 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             return X
         if is_memmap_view(X):
             self._refuse_gathered(X)
-            if layout.keeps_input:
-                return X
-            return self._file_view(X, layout)
+            Xp = X if layout.keeps_input else self._file_view(X, layout)
+            warn_if_bigger_than_memory(self, Xp)
+            return Xp
         if is_chunked(X):
             if not self._in_worker() and _hands_x_to_other_processes(self.estimator):
                 return X  # a search's folds of a chunk list are chunk pieces
@@ -420,7 +421,9 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             X.refuse_consolidation(f"{name} (in MemmapEstimator)")
             dtype = layout.target_dtype(X.dtype)
             order = (layout.orders or (X.order,))[0]
-            return self._file_view(X, layout, dtype=dtype, order=order)
+            Xp = self._file_view(X, layout, dtype=dtype, order=order)
+            warn_if_bigger_than_memory(self, Xp)
+            return Xp
         data = _numeric_2d(X)
         if data is None:
             return X  # not something we map: the estimator validates it itself
