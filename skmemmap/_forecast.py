@@ -1342,22 +1342,13 @@ def _streaming_change(estimator):
 
 # -- the budget ----------------------------------------------------------------------
 def _available_memory():
-    """``(nbytes, source)``: the memory this process may use."""
-    try:
-        from skmemmap._resources import available_memory
-    except ImportError:  # the resources module is not there yet: MemAvailable
-        available_memory = None
-    if available_memory is not None:
-        memory = available_memory()
-        return (memory.nbytes, memory.source) if memory is not None else (None, "")
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024, "MemAvailable in /proc/meminfo"
-    except OSError:
-        pass
-    return None, ""
+    """``(nbytes, source)``: the memory this process may use (the smallest of
+    MemAvailable and the memory cgroups' headroom), ``(None, "")`` where it
+    cannot be read."""
+    from skmemmap._resources import available_memory
+
+    memory = available_memory()
+    return (memory.nbytes, memory.source) if memory is not None else (None, "")
 
 
 def parse_budget(max_memory):
