@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from skmemmap._array import file_of, has_layout, is_gathered, is_memmap_view
 from skmemmap._chunked import check_aligned, is_chunked
 from skmemmap._convert import as_layout, is_frame
+from skmemmap._forecast import check_budget, parse_budget
 from skmemmap._layout import Layout, layout_for, own_copies, own_copy_fix
 from skmemmap._layout import _registry as _layout_registry
 from skmemmap._resources import warn_if_bigger_than_memory
@@ -232,6 +233,13 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
     blas_threads : int, default=None
         If set, limits BLAS and OpenMP threads to this number during fit and
         predict (with threadpoolctl).
+    max_memory : int, str or None, default=None
+        A budget for the peak memory of ``fit``: bytes, a string such as
+        ``"8GB"`` or ``"500MB"``, or ``"auto"`` for the memory this process
+        may use (the cgroup limit or ``MemAvailable``). When
+        :func:`~skmemmap.forecast` says the fit would exceed it, ``fit``
+        raises :class:`~skmemmap.MemoryBudgetError` before anything is fit
+        or written, naming the changes that would fit. ``None``: no budget.
 
     Attributes
     ----------
@@ -276,6 +284,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         max_nbytes="1M",
         on_copy="warn",
         blas_threads=None,
+        max_memory=None,
     ):
         self.estimator = estimator
         self.layout = layout
@@ -283,6 +292,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         self.max_nbytes = max_nbytes
         self.on_copy = on_copy
         self.blas_threads = blas_threads
+        self.max_memory = max_memory
 
     # -- parameters, tags, routing ---------------------------------------------
     def _check_params(self):
@@ -304,6 +314,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                 f"{self.blas_threads!r}."
             )
         parse_nbytes(self.max_nbytes, "max_nbytes")
+        if self.max_memory != "auto":
+            parse_budget(self.max_memory)
 
     def _resolved_layout(self):
         return layout_for(self.estimator) if self.layout == "auto" else self.layout
@@ -597,6 +609,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _fit_start(self, X):
+        if self.max_memory is not None and not self._in_worker() and not in_cv_fold():
+            check_budget(self, X, max_memory=self.max_memory)  # before any write
         if not self._in_worker():
             # The call's scope opens before any worker logs a copy.
             begin_call(trace=dispatching())
