@@ -562,7 +562,7 @@ def _import_pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(
-            "--plot needs matplotlib: pip install matplotlib (or skmemmap[bench])"
+            "--plot needs matplotlib: pip install matplotlib"
         ) from exc
     return plt
 

@@ -1,9 +1,11 @@
 """MemmapEstimator: give the wrapped estimator X in its no-copy layout."""
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import inspect
+import re
 import types
 
 import numpy as np
@@ -86,6 +88,32 @@ def _estimator_has(attr):
         return True
 
     return check
+
+
+# scikit-learn before 1.8 builds the scorer of scoring=None from a search's
+# estimator's *own* score request (metrics/_scorer.py, _PassthroughScorer),
+# not from a meta-estimator's routing: a search of a wrapper would then score
+# without sample_weight where the bare estimator's search weights it.
+_SKLEARN_BEFORE_1_8 = tuple(
+    int(n) for n in re.match(r"(\d+)\.(\d+)", sklearn.__version__).groups()
+) < (1, 8)
+
+
+def _mirror_score_request(cls):
+    """On scikit-learn < 1.8, give ``cls`` (a wrapper routing ``score`` to its
+    ``estimator``) the wrapped estimator's score request as its own."""
+    if not _SKLEARN_BEFORE_1_8:
+        return cls
+
+    def _metadata_request(self):
+        requests = self._get_default_requests()
+        inner = getattr(self.estimator, "_get_metadata_request", None)
+        if inner is not None:
+            requests.score = copy.deepcopy(inner().score)
+        return requests
+
+    cls._metadata_request = property(_metadata_request)
+    return cls
 
 
 # Estimators whose n_jobs runs threads, not processes: they never hand X to
@@ -1022,6 +1050,7 @@ class _FitSignature:
 
 
 MemmapEstimator.fit = _FitSignature(MemmapEstimator.fit)
+_mirror_score_request(MemmapEstimator)
 
 
 def _reader_name(estimator):
