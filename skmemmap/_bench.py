@@ -561,9 +561,7 @@ def _import_pyplot():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError(
-            "--plot needs matplotlib: pip install matplotlib"
-        ) from exc
+        raise ImportError("--plot needs matplotlib: pip install matplotlib") from exc
     return plt
 
 
