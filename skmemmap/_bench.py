@@ -352,13 +352,28 @@ def run_bench(
 
     def measure(spec, rows):
         nonlocal done
+        from skmemmap._forecast import bench_committed
+
         result = _subprocess_run(spec, timeout)
         done += 1
+        # What skmemmap.forecast says of this run, as the bench measures it.
+        forecast = bench_committed(
+            spec["workload"],
+            spec["mode"],
+            spec["n_jobs"],
+            spec["folds"],
+            (rows, n_features),
+            quick,
+        )
+        result["forecast_committed_bytes"] = forecast
+        # In copies of the full X (a small run's error is in the same units).
+        error = (forecast - committed(result)) / (n_samples * n_features * 8)
         progress(
             f"[{done:>{len(str(n_runs))}}/{n_runs}] {spec['workload']:<6} "
             f"n_jobs={spec['n_jobs']} folds={spec['folds']} {spec['mode']:<8} "
             f"{rows:>7,} rows: PSS {result['peak_bytes'] / 2**20:6.0f} MB, "
-            f"committed {committed(result) / 2**20:6.0f} MB, "
+            f"committed {committed(result) / 2**20:6.0f} MB "
+            f"(forecast {forecast / 2**20:.0f} MB, {error:+.2f} x X), "
             f"disk {result['disk_bytes'] / 2**20:5.0f} MB, "
             f"{result['seconds']:6.1f} s ({time.perf_counter() - t0:4.0f} s so far)"
         )
