@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from skmemmap._array import file_of, has_layout, is_gathered, is_memmap_view
 from skmemmap._convert import as_layout, is_frame
-from skmemmap._layout import Layout, layout_for, own_copies, own_copy_fix
+from skmemmap._layout import Layout, layout_for, own_copy_info
 from skmemmap._layout import _registry as _layout_registry
 from skmemmap._signal import (
     LAYOUT,
@@ -499,27 +499,37 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         )
 
     def _report_own_copies(self, X):
-        """The copies the wrapped estimator makes by itself, whatever its input."""
-        factor, cause = own_copies(self.estimator)
-        if not factor:
+        """The copies the wrapped estimator makes by itself, for X as it gets it.
+
+        The amount is the registry's for the estimator's parameters and for
+        X's shape and the dtype the estimator reads (see
+        :func:`skmemmap._layout.own_copy_info`).
+        """
+        data = X if is_memmap_view(X) else _numeric_2d(X)
+        if data is None:
             return
-        fix = own_copy_fix(self.estimator)
-        reader = type(fix[0]).__name__ if fix else _reader_name(self.estimator)
-        if fix:
-            _, param, value, reduced = fix
-            remedy = f"Pass {reader}({param}={value!r}) to bring it to {reduced:g}x X"
-        else:
-            remedy = ""
-        itemsize = getattr(getattr(X, "dtype", None), "itemsize", 8)
+        dtype = np.dtype(_resolve(self.layout_, data)[0])
+        info = own_copy_info(self.estimator, X.shape[0], X.shape[1], dtype)
+        if not info.factor:
+            return
+        given = np.dtype(_resolve(Layout(), data)[0])
+        of = "X" if dtype == given else f"X as {dtype.name}"
+        amount = f"{'up to' if info.up_to else 'about'} {info.factor:.2g}x {of}"
+        remedy = ""
+        if info.remedy:
+            param, value, reduced = info.remedy
+            to = f"{reduced:.2g}x X" if reduced >= 0.05 else "none"
+            remedy = f"Pass {info.reader}({param}={value!r}) to bring them to {to}"
+        why = f"{info.cause}; no input layout avoids it (measured with skmemmap.audit)"
         self._emit(
             CopyEvent(
                 "own",
-                f"{reader} makes its own copies of X in fit, about {factor:g}x X",
-                int(factor * X.shape[0] * X.shape[1] * itemsize),
+                f"{info.reader} makes its own copies of X in fit, {amount}",
+                info.nbytes,
                 remedy,
-                f"{cause}; no input layout avoids it (measured with skmemmap.audit)",
-                avoidable=fix is not None,
-                estimator=reader,
+                why,
+                avoidable=info.remedy is not None,
+                estimator=info.reader,
                 shape=X.shape,
             ),
             X,
@@ -964,12 +974,6 @@ class _FitSignature:
 
 
 MemmapEstimator.fit = _FitSignature(MemmapEstimator.fit)
-
-
-def _reader_name(estimator):
-    from skmemmap._layout import _reader_of_x
-
-    return type(_reader_of_x(estimator)[0]).__name__
 
 
 def _in_blocks(func, X, dtype, order, params):

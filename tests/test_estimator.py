@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 import sklearn
 from sklearn.decomposition import PCA
-from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge, SGDClassifier
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
@@ -323,14 +327,55 @@ def test_a_strided_view_is_copied_in_memory_and_says_so(folder):
     assert _files(folder, "*.as-*") == []
 
 
-def test_own_copies_are_reported(folder):
+@pytest.mark.parametrize(
+    "estimator, dtype, message",
+    [
+        (
+            Ridge(),
+            "float64",
+            r"^Ridge makes its own copies of X in fit, about 1x X "
+            r"\(1\.5 MB\)\.\nWhy: it centers a copy of X \(copy_X=True\)",
+        ),
+        (
+            Ridge(fit_intercept=False),
+            "float64",
+            r"about 1x X \(1\.5 MB\)\. Pass "
+            r"Ridge\(copy_X=False\) to bring them to none\.",
+        ),
+        (
+            PCA(5, svd_solver="full"),
+            "float64",
+            r"^PCA makes its own copies of X in "
+            r"fit, about 3x X \(4\.6 MB\)\. Pass PCA\(svd_solver='covariance_eigh'\)",
+        ),
+        # float32 X is converted to float64 and, above 10,000 rows, early
+        # stopping splits off a float64 validation set
+        (
+            HistGradientBoostingClassifier(max_iter=2),
+            "float32",
+            r"about 4\.2x X \(3\.2 MB\)\.\nWhy: it bins X into its own uint8 copy, "
+            r"converts float32 X to float64 and with early stopping",
+        ),
+    ],
+    ids=["Ridge", "Ridge-no-intercept", "PCA-full", "HGB-float32"],
+)
+def test_own_copies_are_reported_for_the_parameters_and_x(
+    folder, estimator, dtype, message
+):
+    X, y, _ = _data(20_000, 10)
+    with pytest.warns(CopyWarning, match=message):
+        MemmapEstimator(estimator).fit(skmemmap.memmap(X, dtype=dtype), y)
+
+
+def test_no_own_copy_is_reported_where_the_solver_makes_none(folder):
     X, _, y = _data(20_000, 10)
-    with pytest.warns(
-        CopyWarning,
-        match=r"^Ridge makes its own copies of X in fit, about 2x X \(3\.1 MB\)\. "
-        r"Pass Ridge\(copy_X=False\) to bring it to 1x X\.",
-    ):
-        MemmapEstimator(Ridge()).fit(skmemmap.memmap(X), y)
+    with skmemmap.copy_report(warn=False) as report:
+        # PCA's "auto" picks covariance_eigh for this tall, narrow X
+        MemmapEstimator(PCA(5)).fit(skmemmap.memmap(X), y)
+        MemmapEstimator(Ridge(fit_intercept=False, copy_X=False)).fit(
+            skmemmap.memmap(X), y
+        )
+    assert report.counts == {}
 
 
 def test_on_copy_raise_and_ignore(folder):
