@@ -139,8 +139,8 @@ _TREES = Layout(np.float32, ("F", "C"))
 # Coordinate descent walks columns, but with copy_X=True (the default) or
 # fit_intercept=True it copies or centers X whatever its order: the audit
 # measures the same 1x X on C and Fortran input, so a C map stays C (a
-# conversion would buy nothing). Only Lasso(fit_intercept=False,
-# copy_X=False) reads X in place, in Fortran order: see _coordinate_descent.
+# conversion would buy nothing). Without the intercept, Fortran order saves
+# a copy: see _coordinate_descent.
 _CD_ANY = Layout(_F64_32, ("F", "C"), writeable=True)
 _CD_F = Layout(_F64_32, "F", writeable=True)
 _C64 = Layout(np.float64, "C")
@@ -150,9 +150,13 @@ _KEEP = Layout()
 
 
 def _coordinate_descent(params):
-    """ElasticNet's layout: Fortran only where it reads X in place."""
-    in_place = not params.get("copy_X", True) and not params.get("fit_intercept", True)
-    return _CD_F if in_place else _CD_ANY
+    """ElasticNet's layout: Fortran only where it does not center X.
+
+    Centering copies X (or writes all of it in place) in any order. Without
+    it, X in Fortran order is read as it is (copy_X=False) or copied once
+    (copy_X=True); C order costs one more copy, the conversion to Fortran.
+    """
+    return _CD_ANY if params.get("fit_intercept", True) else _CD_F
 
 
 _BUILTIN = {
@@ -369,10 +373,10 @@ def _mini_batch_kmeans(params, n_samples, n_features, dtype):
 
 
 def _liblinear(dtype):
-    # liblinear's own 16 bytes per value (index and double), in C, plus its
-    # per-row bias and end nodes: 17.5 bytes per value measured at 100 features.
+    # liblinear's own 16 bytes per value (index and double), in C: 2.0x a
+    # float64 X, 4.0x a float32 X measured by the audit at 100 features.
     return _Own(
-        17.5 / np.dtype(dtype).itemsize,
+        16 / np.dtype(dtype).itemsize,
         "liblinear builds its own 16-bytes-per-value copy of X in C",
     )
 
@@ -512,9 +516,20 @@ _OWN_COPIES = {
     "LogisticRegression": (
         _logistic_regression,
         "by solver: none for lbfgs, sag, saga; 1.1x X for newton-cholesky; up to "
-        "2x X for newton-cg; 2.2x a float64 X for liblinear (its own copy in C)",
+        "2x X for newton-cg; 2x a float64 X for liblinear (its own copy in C)",
     ),
-    "LinearSVC": (_linear_svc, "2.2x X (liblinear's own copy in C)"),
+    "LinearSVC": (_linear_svc, "2x X (liblinear's own copy in C)"),
+    # libsvm points into X; what it keeps is a copy of the rows that become
+    # support vectors, which the data decides (all of them for random labels)
+    "BaseLibSVM": (
+        lambda params, n, f, dtype: _Own(
+            1.0,
+            "it keeps its support vectors: a copy of the rows of X that become "
+            "support vectors",
+            up_to=True,
+        ),
+        "up to 1x X (its support vectors)",
+    ),
 }
 # Parameter changes that leave the fitted model as it is (a solver of the
 # same problem, whether X is copied first), tried as remedies: one is named
