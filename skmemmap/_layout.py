@@ -167,6 +167,9 @@ _BUILTIN = {
     "IsolationForest": _TREES,
     # bins X into its own uint8 copy: no input layout avoids that
     "BaseHistGradientBoosting": _KEEP,
+    # hands each transformer its own columns of X (taken by name or index, a
+    # copy of them in whatever layout X has): X is passed as it is
+    "ColumnTransformer": _KEEP,
     # coordinate descent (Lasso, MultiTask*, and their CV variants inherit)
     "ElasticNet": _coordinate_descent,
     "LinearModelCV": _CD_ANY,
@@ -681,6 +684,11 @@ def layout_for(estimator):
     >>> layout_for(make_pipeline(StandardScaler(), Lasso())).describe()
     'float64 or float32 C'
     """
+    if not hasattr(estimator, "fit"):
+        raise TypeError(
+            f"estimator must be a scikit-learn estimator (an object or class with "
+            f"fit), got {estimator!r}."
+        )
     if isinstance(estimator, type):
         cls = reader = estimator
     else:
@@ -694,13 +702,15 @@ def layout_for(estimator):
     if layout is not None:
         return layout
     name = cls.__name__
+    # audit() fits a clone of an instance: name one the user can write
+    instance = f"{name}()" if _constructible(cls) else f"your {name}(...)"
     emit(
         CopyEvent(
             "layout-unknown",
             f"skmemmap does not know which layout {name} reads without a copy, "
             f"so X is passed in the layout it has",
-            remedy=f"Measure it with skmemmap.audit({name}()), then declare it with "
-            f"skmemmap.register_layout({name}, skmemmap.Layout(dtype, order))",
+            remedy=f"Measure it with skmemmap.audit({instance}), then declare it "
+            f"with skmemmap.register_layout({name}, skmemmap.Layout(dtype, order))",
             estimator=name,
             kind=LAYOUT,
             avoidable=False,
@@ -761,6 +771,20 @@ def _params_of(reader):
         return reader.get_params(deep=False)
     except Exception:
         return {}
+
+
+def _constructible(cls):
+    """Whether ``cls()`` needs no argument."""
+    try:
+        signature = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):
+        return False
+    return all(
+        p.default is not inspect.Parameter.empty
+        or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for name, p in signature.parameters.items()
+        if name != "self"
+    )
 
 
 def own_copy_info(estimator, n_samples=None, n_features=None, dtype=None):
