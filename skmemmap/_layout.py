@@ -684,10 +684,14 @@ def layout_for(estimator):
     >>> layout_for(make_pipeline(StandardScaler(), Lasso())).describe()
     'float64 or float32 C'
     """
-    if not hasattr(estimator, "fit"):
+    if not (
+        isinstance(estimator, type)
+        or hasattr(estimator, "fit")
+        or hasattr(estimator, "get_params")
+    ):
         raise TypeError(
-            f"estimator must be a scikit-learn estimator (an object or class with "
-            f"fit), got {estimator!r}."
+            f"estimator must be a scikit-learn estimator or estimator class, got "
+            f"{estimator!r}."
         )
     if isinstance(estimator, type):
         cls = reader = estimator

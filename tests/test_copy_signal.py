@@ -31,7 +31,7 @@ EXPECTED = {
     ],
     "ridge_5fold": [
         ("CopyWarning", 17, "ContiguousKFold(5) copies the training sets"),
-        ("CopyWarning", 17, "Ridge makes its own copies of X in fit, about 2x X (11"),
+        ("CopyWarning", 17, "Ridge makes its own copies of X in fit, about 1x X (11"),
     ],
     "cross_val_predict_in_memory": [
         ("CopyWarning", 12, "scikit-learn copies in-memory X for each of the 2 fo")
@@ -43,7 +43,7 @@ EXPECTED = {
     ],
     "after_a_search": [
         ("CopyWarning", 17, "ContiguousKFold(5) copies the training sets"),
-        ("CopyWarning", 17, "Ridge makes its own copies of X in fit, about 2x X (11"),
+        ("CopyWarning", 17, "Ridge makes its own copies of X in fit, about 1x X (11"),
         ("CopyWarning", 20, "Ridge makes its own copies of X in fit, about 1x X (10"),
     ],
 }
@@ -106,7 +106,7 @@ def test_five_fold_search_one_warning_per_cause_with_worker_totals(folder):
         "(3 files on disk, 0.73 MB in total)"
     )
     assert messages[1].startswith(
-        "Ridge makes its own copies of X in fit, about 2x X (16 copies, "
+        "Ridge makes its own copies of X in fit, about 1x X (16 copies, "
     )
     assert {w.filename for w in record} == {__file__}
     # The gathers were made in the workers, and counted in the parent.
