@@ -866,7 +866,7 @@ def own_copies(estimator, X=None):
     (1.0, 4.0)
     >>> X = np.zeros((20_000, 100))
     >>> own_copies(PCA(10), X)[0], own_copies(PCA(10, svd_solver="full"), X)[0]
-    (0.005, 3.0)
+    (0.0, 3.0)
     """
     shape = getattr(X, "shape", None) if X is not None else None
     if X is not None and (shape is None or len(shape) != 2):

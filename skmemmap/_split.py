@@ -10,6 +10,7 @@ starts in a worker; the announcement and the copies the workers then make
 are one cause, warned about once when the call ends (skmemmap._signal).
 """
 
+import dataclasses
 import sys
 import warnings
 
@@ -414,7 +415,10 @@ def refuse_copied_folds(estimator, call=None):
             on_copy="raise",
         )
     if getattr(caller, "resource", None) == "n_samples":
-        emit(subsampling_event(where, X, COPY), on_copy="raise")
+        event = subsampling_event(where, X, COPY)
+        # at most all of X's rows, for one candidate
+        event = dataclasses.replace(event, nbytes=num_samples(X) * row_nbytes)
+        emit(event, on_copy="raise")
     from sklearn.base import is_classifier
     from sklearn.model_selection import check_cv
 
@@ -462,12 +466,12 @@ def subsampling_event(search, X, kind=NOTICE):
         "subsample",
         f"{search} copies the rows it subsamples for each candidate",
         0,
-        "",
+        "Budget another resource than the rows (a forest's n_estimators), or use "
+        "GridSearchCV",
         f"with resource='n_samples', {search} fits its first iterations on rows "
         f"drawn at random from each training set (its own _SubsampleMetaSplitter), "
         f"which are not one block of X whatever the splitter: they are gathered "
-        f"into files (or copied in memory); a resource other than the rows (such "
-        f"as a forest's n_estimators) subsamples nothing",
+        f"into files (or copied in memory)",
         estimator=search,
         family=file_of(X).family if file_of(X) is not None else None,
         kind=kind,

@@ -617,7 +617,7 @@ def test_halving_search_names_its_subsampling_not_the_users_rows(folder):
     assert texts[0].startswith(
         "HalvingGridSearchCV copies the rows it subsamples for each candidate ("
     )
-    assert "resource='n_samples'" in texts[0]
+    assert "resource='n_samples'" in texts[0] and "another resource" in texts[0]
     assert not any("Select one contiguous" in t or "in-memory X" in t for t in texts)
 
 

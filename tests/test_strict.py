@@ -173,3 +173,21 @@ def test_copy_error_text_names_the_remedy_not_a_warning_filter(folder, data):
         strict(Ridge(solver="svd")).fit(skmemmap.memmap(X), y)
     assert "filterwarnings" not in str(exc.value)
     assert len(str(exc.value).splitlines()[0]) <= 200
+
+
+def test_a_halving_search_that_subsamples_rows_raises_before_any_file(folder, data):
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV
+
+    X, y = data
+    X_mm = skmemmap.memmap(X)
+    before = sorted(p.name for p in folder.rglob("*"))
+    search = HalvingGridSearchCV(
+        strict(LogisticRegression()),
+        {"estimator__C": [0.1, 1.0, 10.0]},
+        cv=ContiguousKFold(2),
+        random_state=0,
+    )
+    with pytest.raises(CopyError, match=r"^HalvingGridSearchCV copies the rows it"):
+        search.fit(X_mm, y)
+    assert sorted(p.name for p in folder.rglob("*")) == before
