@@ -298,6 +298,25 @@ def _analyse_call(call, layouts, baseline, noop, scale):
     }
 
 
+def _own_copy_check(info, row, nbytes):
+    """The registry's own copies (``info``, an OwnCopies) against a measured
+    fit (``row`` of an AuditResult, X of ``nbytes`` in its layout)."""
+    buffers = info.buffers / nbytes
+    measured = row["fit_x"] if row["fit_measurable"] else 0.0
+    allowed = max(_OWN_COPY_TOLERANCE[0], _OWN_COPY_TOLERANCE[1] * info.factor)
+    low = 0.0 if info.up_to else info.factor - allowed
+    high = info.factor + buffers + allowed
+    return {
+        "layout": row["layout"],
+        "registry_x": info.factor,
+        "buffers_mb": info.buffers / 2**20,
+        "expected_x": info.factor + buffers,
+        "measured_x": measured,
+        "up_to": info.up_to,
+        "agrees": low <= measured <= high,
+    }
+
+
 class AuditResult:
     """What :func:`audit` measured, per layout.
 
@@ -462,29 +481,15 @@ class AuditResult:
         trees. The copies of X are what the registry states.
         """
         targets = set(registry["targets"].values())
-        checks = []
-        for row in self.rows:
-            if row["fit_x"] is None or (targets and row["layout"] not in targets):
-                continue
-            info = registry["own"][row["layout"].split()[0]]
-            nbytes = self._nbytes[row["layout"]]
-            buffers = info.buffers / nbytes
-            measured = row["fit_x"] if row["fit_measurable"] else 0.0
-            allowed = max(_OWN_COPY_TOLERANCE[0], _OWN_COPY_TOLERANCE[1] * info.factor)
-            low = 0.0 if info.up_to else info.factor - allowed
-            high = info.factor + buffers + allowed
-            checks.append(
-                {
-                    "layout": row["layout"],
-                    "registry_x": info.factor,
-                    "buffers_mb": info.buffers / 2**20,
-                    "expected_x": info.factor + buffers,
-                    "measured_x": measured,
-                    "up_to": info.up_to,
-                    "agrees": low <= measured <= high,
-                }
+        return [
+            _own_copy_check(
+                registry["own"][row["layout"].split()[0]],
+                row,
+                self._nbytes[row["layout"]],
             )
-        return checks
+            for row in self.rows
+            if row["fit_x"] is not None and (not targets or row["layout"] in targets)
+        ]
 
     def _no_copy_among(self, target, accepted, fit_x, floor):
         """Whether ``target`` copies no more than the layouts it competes with.
@@ -979,10 +984,8 @@ def check_own_copies(
     )
     (row,) = result.rows
     info = own_copy_info(estimator, n, p, read_dtype)
-    (check,) = result.own_copy_checks or [None]
-    measured = row["fit_x"] if row["fit_measurable"] else 0.0
-    agrees = check is not None and check["agrees"]
-    expected = info.factor + info.buffers / (n * p * read_dtype.itemsize)
+    check = _own_copy_check(info, row, n * p * read_dtype.itemsize)
+    measured, expected = check["measured_x"], check["expected_x"]
     out = {
         "estimator": repr(estimator),
         "x": f"{n:,} x {p} {layout_name(np.dtype(dtype), order)}",
@@ -993,7 +996,7 @@ def check_own_copies(
         "buffers_mb": info.buffers / 2**20,
         "expected_x": expected,
         "measured_x": measured,
-        "agrees": bool(agrees and result.measurable),
+        "agrees": bool(check["agrees"] and result.measurable),
         "remedy": None,
     }
     if info.remedy:
