@@ -6,6 +6,7 @@ views of that file in every worker process.
 
 from skmemmap._array import MemmapArray, is_memmap_view
 from skmemmap._audit import AuditResult, audit
+from skmemmap._chunked import ChunkedArray
 from skmemmap._config import config_context, get_config, set_config
 from skmemmap._construct import load, memmap
 from skmemmap._distribute import distribute
@@ -15,6 +16,7 @@ from skmemmap._monitor import MemoryMonitor
 from skmemmap._shuffle import shuffle
 from skmemmap._signal import CopyReport, copy_report
 from skmemmap._split import ContiguousKFold
+from skmemmap._streaming import StreamingEstimator
 from skmemmap.exceptions import (
     CopyError,
     CopyWarning,
@@ -28,6 +30,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AuditResult",
+    "ChunkedArray",
     "ContiguousKFold",
     "CopyError",
     "CopyReport",
@@ -39,6 +42,7 @@ __all__ = [
     "MemmapEstimator",
     "MemoryMonitor",
     "NotEnoughDiskSpaceError",
+    "StreamingEstimator",
     "TemporaryFileWarning",
     "__version__",
     "audit",

@@ -17,7 +17,13 @@ import os
 import numpy as np
 
 from skmemmap._dask import send_by_reference
-from skmemmap._mapped import _drop_pages, _rebuild, _short_hash, open_derived
+from skmemmap._mapped import (
+    _drop_pages,
+    _rebuild,
+    _short_hash,
+    open_derived,
+    register_array_type,
+)
 from skmemmap._npy import _write_npy_once
 from skmemmap._signal import CopyEvent, emit, in_cv_fold
 from skmemmap._utils import layout_name
@@ -91,7 +97,7 @@ class MemmapArray(np.ndarray):
     See Also
     --------
     memmap : Write an array to a file once and map it.
-    load : Map an existing ``.npy`` file, or consolidate chunk files.
+    load : Map an existing ``.npy`` file, or open chunk files in place.
 
     Examples
     --------
@@ -297,6 +303,7 @@ for _name in (
 
 # dask would otherwise serialize MemmapArrays by value, as plain ndarrays.
 send_by_reference(MemmapArray)
+register_array_type(MemmapArray)  # what the mapped-file layer hands out
 
 
 # -- the rows of a fold, for a search a MemmapEstimator runs -------------------------

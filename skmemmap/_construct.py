@@ -7,6 +7,7 @@ a mapped file to another dtype and order once per family, and
 """
 
 import errno
+import glob
 import mmap
 import os
 
@@ -14,6 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from skmemmap._array import MemmapArray, has_layout, row_range
+from skmemmap._chunked import ChunkedArray, natural_order, open_chunks
 from skmemmap._folder import session_folder
 from skmemmap._mapped import (
     _check_dtype,
@@ -295,70 +297,94 @@ def _in_frame(df, rows, cols):
     return where
 
 
-def load(path, *, dtype=None, order=None, folder=None):
-    """Open a ``.npy`` file (or a list of chunk files) as a MemmapArray.
+def load(path, *, dtype=None, order=None, folder=None, consolidate=False):
+    """Open a ``.npy`` file, or chunk files, without reading them into memory.
 
-    A single file is mapped read-only without reading it into memory; the
-    file itself is never modified nor deleted. A list of ``.npy`` files with
-    the same number of columns and dtype (a dataset saved as
-    ``train_x_0.npy ... train_x_40.npy``) is consolidated once into one new
-    file, streaming chunk by chunk; the chunks are left untouched. A list of
-    one file is that file, mapped as it is.
+    A single file is mapped read-only as a :class:`MemmapArray`. Chunk files
+    (a dataset saved as ``train_x_0.npy ... train_x_40.npy``: a list of paths,
+    a folder holding them, or a pattern such as ``"data/train_x_*.npy"``) are
+    each mapped read-only as they are, and returned as one
+    :class:`ChunkedArray`: nothing is copied or written. The files themselves
+    are never modified nor deleted.
 
     Parameters
     ----------
     path : str, path-like, or list of them
-        A ``.npy`` file, or the chunk files in row order.
+        A ``.npy`` file; a list of chunk files in row order; a folder, whose
+        ``.npy`` files are the chunks; or a pattern with ``*``, ``?`` or
+        ``[...]`` matching the chunk files. A folder's or a pattern's files
+        are taken in natural order: by the numbers in their names, so that
+        ``train_x_2.npy`` comes before ``train_x_10.npy``.
     dtype : dtype, default=None
         If given and different from the file's dtype, the data is converted
         once into a new file; a conversion that would change a value raises
         ValueError (see :func:`memmap`). ``None`` keeps the file's dtype.
+        Chunk files are converted only with ``consolidate=True``.
     order : {"C", "F"}, default=None
         If given and different from the file's order, converted likewise.
-        ``None`` keeps the file's order; chunks are consolidated in Fortran
-        order if they all are 2-D Fortran arrays, else in C order.
+        ``None`` keeps the file's order.
     folder : str or path-like, default=None
-        Base folder for converted or consolidated files (see :func:`memmap`).
+        Base folder for files skmemmap writes: converted or consolidated
+        files, rows gathered from several chunks (see :func:`memmap`).
+    consolidate : bool, default=False
+        Write chunk files into one new file (as large as all of them: the
+        disk holds the data twice) and return it as a MemmapArray. Streaming
+        with :class:`StreamingEstimator` and cross-validation with
+        :class:`ContiguousKFold` need no consolidated file.
 
     Returns
     -------
-    X_mm : MemmapArray
+    X : MemmapArray or ChunkedArray
+        A MemmapArray for one file (or ``consolidate=True``), a ChunkedArray
+        for several chunk files.
 
     Raises
     ------
     FileNotFoundError
-        If a file does not exist.
+        If a file does not exist, or a folder or pattern holds no ``.npy``
+        file.
     ValueError
         If a file is not a ``.npy`` file, is damaged or truncated
-        (:class:`~skmemmap.FileMismatchError` for data cut short), holds
-        non-numeric data, or if chunks disagree on their columns or dtype.
-        Every message names the file.
+        (:class:`~skmemmap.FileMismatchError` for data cut short), or holds
+        non-numeric data; if chunks disagree on their columns or dtype; if
+        the names of a folder's or pattern's files do not tell one row
+        order (the message lists the order it would use). Every message
+        names the file.
+
+    See Also
+    --------
+    memmap : Write an in-memory array to a file once and map it.
+    StreamingEstimator : Fit an incremental estimator on chunk files block by
+        block, in order.
 
     Examples
     --------
     >>> import numpy as np, skmemmap, tempfile, os
     >>> d = tempfile.mkdtemp()
-    >>> for i in range(3):
+    >>> for i in (0, 1, 2, 10):
     ...     np.save(os.path.join(d, f"x_{i}.npy"), np.full((2, 3), i, dtype=np.float32))
-    >>> X = skmemmap.load([os.path.join(d, f"x_{i}.npy") for i in range(3)])
+    >>> X = skmemmap.load(d)  # or skmemmap.load(os.path.join(d, "x_*.npy"))
     >>> X.shape, X[:, 0].tolist()
-    ((6, 3), [0.0, 0.0, 1.0, 1.0, 2.0, 2.0])
+    ((8, 3), [0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 10.0, 10.0])
+    >>> [os.path.basename(f) for f in X.filenames]
+    ['x_0.npy', 'x_1.npy', 'x_2.npy', 'x_10.npy']
     >>> one = os.path.join(d, "x_1.npy")
-    >>> skmemmap.load([one]).filename == one  # mapped as it is, like load(one)
+    >>> skmemmap.load(one).filename == one  # one file: mapped as it is
     True
     """
     if dtype is not None:
         dtype = _check_dtype(dtype, what=None)
     if order is not None:
         order = _resolve_order(order, None)
+    paths = _chunk_paths(path)
     cache_folder = session_folder(folder)
-    if isinstance(path, (list, tuple)) and len(path) != 1:
-        return _load_chunks(
-            list(path), dtype=dtype, order=order, cache_folder=cache_folder
-        )
-    if isinstance(path, (list, tuple)):
-        (path,) = path
-    path = _existing_npy(path)
+    if len(paths) > 1:
+        if consolidate:
+            return _consolidate(
+                paths, dtype=dtype, order=order, cache_folder=cache_folder
+            )
+        return _open_chunk_list(paths, dtype=dtype, order=order, folder=cache_folder)
+    (path,) = paths
     X = open_file(path, cache_folder=cache_folder, cleanup_family=True).full()
     if dtype is None and order is None:
         return X
@@ -370,24 +396,109 @@ def load(path, *, dtype=None, order=None, folder=None):
         raise ValueError(f"{path!r}: {exc}") from None
 
 
-def _existing_npy(path):
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _chunk_paths(path):
+    """The ``.npy`` files ``path`` names, in row order (absolute paths)."""
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise ValueError(
+                "load() got an empty list of chunk files: pass at least one path."
+            )
+        return [_existing_npy(p) for p in path]
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
             f"path must be a str, a path-like object or a list of them, got "
             f"{type(path).__name__}."
         )
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        found = glob.glob(os.path.join(glob.escape(text), "*.npy"))
+        where = repr(text)
+        if not found:
+            raise _not_found(f"The folder {text!r} holds no .npy file")
+    elif not os.path.exists(text) and _GLOB_CHARS & set(os.path.basename(text)):
+        found = [p for p in glob.glob(text) if os.path.isfile(p)]
+        where = f"the pattern {text!r}"
+        if not found:
+            raise _not_found(f"No .npy file matches the pattern {text!r}")
+    else:
+        return [_existing_npy(text)]
+    folder = text if os.path.isdir(text) else os.path.dirname(text)
+    return natural_order([os.path.abspath(p) for p in found], where, folder)
+
+
+def _not_found(message):
+    # The path is in the message: passed as the filename too, it would be
+    # printed twice ("...: '/x.npy': '/x.npy'").
+    return FileNotFoundError(errno.ENOENT, message)
+
+
+def _existing_npy(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"Each chunk path must be a str or a path-like object, got "
+            f"{type(path).__name__}: {path!r}."
+        )
     path = os.fspath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(
             errno.EISDIR,
-            f"{path!r} is a directory, not a .npy file. To load the chunk files "
-            f"inside it, pass their paths as a list in row order, e.g. "
-            f"sorted(glob.glob(os.path.join(folder, '*.npy')))",
-            path,
+            f"{path!r} is a directory, not a .npy file. To open the chunk files "
+            f"inside it, pass the folder alone: skmemmap.load({path!r})",
         )
     if not os.path.isfile(path):
-        raise FileNotFoundError(errno.ENOENT, f"No such .npy file: {path!r}", path)
+        raise _not_found(f"No such .npy file: {path!r}")
     return os.path.abspath(path)
+
+
+def _chunk_headers(paths, dtype):
+    """Check the chunk files agree on columns and dtype; return their headers."""
+    headers = [_chunk_header(p) for p in paths]
+    shapes = [h[0] for h in headers]
+    for p, s in zip(paths, shapes, strict=True):
+        if s[1:] != shapes[0][1:]:
+            raise ValueError(
+                f"The chunk files disagree on their number of columns: {p!r} has "
+                f"shape {s}, but {paths[0]!r} has shape {shapes[0]}. All chunks "
+                f"must have the same shape apart from their number of rows."
+            )
+    dtypes = [h[2] for h in headers]
+    for p, d in zip(paths, dtypes, strict=True):
+        if dtype is None and d != dtypes[0]:
+            raise ValueError(
+                f"The chunk files disagree on dtype: {p!r} holds {d}, but "
+                f"{paths[0]!r} holds {dtypes[0]}. Pass dtype= and consolidate=True "
+                f"to convert them all into one file of one dtype."
+            )
+    return headers
+
+
+def _open_chunk_list(paths, *, dtype, order, folder):
+    """The chunks mapped as they are, as one ChunkedArray (nothing written)."""
+    headers = _chunk_headers(paths, None)
+    file_dtype = headers[0][2]
+    orders = {"F" if h[1] else "C" for h in headers}
+    wanted = []
+    if dtype is not None and dtype != file_dtype:
+        wanted.append(f"dtype={dtype.name!r}")
+    if order is not None and len(headers[0][0]) > 1 and orders != {order}:
+        wanted.append(f"order={order!r}")
+    if wanted:
+        raise ValueError(
+            f"load() opens chunk files as they are ({file_dtype}, "
+            f"{'/'.join(sorted(orders))} order) and writes nothing; "
+            f"{' and '.join(wanted)} would convert all of them into a new file. "
+            f"StreamingEstimator and MemmapEstimator convert what they read, block "
+            f"by block or fold by fold. To write one converted file anyway, pass "
+            f"consolidate=True."
+        )
+    shape = (sum(h[0][0] for h in headers), *headers[0][0][1:])
+    _check_shape(shape)
+    with_rows = [p for p, h in zip(paths, headers, strict=True) if h[0][0]]
+    chunks = open_chunks(with_rows, str(folder))
+    return ChunkedArray._from_runs(chunks, [0], [chunks.n_rows])
 
 
 def _chunk_header(path):
@@ -407,27 +518,11 @@ def _chunk_header(path):
     return shape, fortran and len(shape) > 1, dtype
 
 
-def _load_chunks(paths, *, dtype, order, cache_folder):
-    if not paths:
-        raise ValueError("load() got an empty list of chunk files.")
-    paths = [_existing_npy(p) for p in paths]
-    headers = [_chunk_header(p) for p in paths]
+def _consolidate(paths, *, dtype, order, cache_folder):
+    """Chunk files written once into one new file (``load(consolidate=True)``)."""
+    headers = _chunk_headers(paths, dtype)
     shapes = [h[0] for h in headers]
-    for p, s in zip(paths, shapes, strict=True):
-        if s[1:] != shapes[0][1:]:
-            raise ValueError(
-                f"The chunk files disagree on their number of columns: {p!r} has "
-                f"shape {s}, but {paths[0]!r} has shape {shapes[0]}. All chunks "
-                f"must have the same shape apart from their number of rows."
-            )
     dtypes = [h[2] for h in headers]
-    for p, d in zip(paths, dtypes, strict=True):
-        if dtype is None and d != dtypes[0]:
-            raise ValueError(
-                f"The chunk files disagree on dtype: {p!r} holds {d}, but "
-                f"{paths[0]!r} holds {dtypes[0]}. Pass dtype= to convert them all "
-                f"to one dtype."
-            )
     dtype = dtypes[0] if dtype is None else dtype
     if order is None:
         order = "F" if all(h[1] for h in headers) else "C"

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from skmemmap._array import has_layout, is_memmap_view, order_of, row_range
+from skmemmap._chunked import is_chunked
 from skmemmap._construct import in_layout, memmap, sibling_path
 from skmemmap._mapped import open_derived
 from skmemmap._utils import layout_name
@@ -25,11 +26,12 @@ class Conversion:
 
     Attributes
     ----------
-    kind : {"sibling", "to-file", "memory-to-file", "in-memory", "map"}
+    kind : {"sibling", "to-file", "memory-to-file", "in-memory", "map", "gather"}
         ``"sibling"``: the whole file converted once into a file every later
         fit reuses; ``"to-file"``: the rows of a view that is not a row range
         of its file written to a new file; ``"memory-to-file"``: in-memory X
-        converted into a file;
+        converted into a file; ``"gather"``: rows of a chunk list that span
+        several chunk files written into one file, in the target layout;
         ``"in-memory"``: converted in memory; ``"map"``: in-memory X written
         once to a file, in the target layout, for other processes to map.
     nbytes : int
@@ -57,6 +59,8 @@ def describe_layout(X):
     """X's layout in words, e.g. ``'float64 C'``, ``'a DataFrame'``."""
     if is_frame(X):
         return "a DataFrame"
+    if is_chunked(X):
+        return f"a chunk list ({layout_name(X.dtype, X.order)})"
     strided = X.ndim > 1 and not (X.flags.c_contiguous or X.flags.f_contiguous)
     if strided and not (is_memmap_view(X) and row_range(X) is not None):
         return f"{X.dtype.name} (a non-contiguous view)"
@@ -117,6 +121,17 @@ def as_layout(
     nbytes = (
         int(X.shape[0]) * int(np.prod(X.shape[1:], dtype=np.int64)) * dtype.itemsize
     )
+    if is_chunked(X):
+        single = X.single_view()
+        if single is None:
+            pair, conv = copy(
+                "gather",
+                nbytes,
+                lambda: X._gather(dtype, order),
+                written=lambda pair: pair[1],
+            )
+            return _writeable(pair[0], writeable), conv
+        X = single  # rows of one chunk: a view of its file, as for one file
     if is_memmap_view(X):
         view, conv = X, None
         if not has_layout(X, dtype, order):

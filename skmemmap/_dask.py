@@ -15,6 +15,9 @@ users' data, and any process decoding a message, where an exception while
 unpickling ends the connection (a worker decoding the scheduler's stream
 shuts down). There the reference stays an :class:`Unresolved` placeholder.
 
+The mapped-file layer (:mod:`skmemmap._mapped`) knows nothing of dask: this
+module registers :func:`decoding_context` and :class:`Unresolved` with it.
+
 dask is optional: nothing here imports it. If ``distributed`` is already
 imported, the registration happens at once; otherwise an import hook does it
 right after ``distributed`` is first imported (``import distributed``,
@@ -28,6 +31,8 @@ import importlib.util
 import os
 import pickle
 import sys
+
+from skmemmap._mapped import register_decoder
 
 __all__ = ["Unresolved", "decoding_context", "send_by_reference"]
 
@@ -223,3 +228,6 @@ class Unresolved:
 
     def __bool__(self):
         self._skm_raise()
+
+
+register_decoder(decoding_context, Unresolved)

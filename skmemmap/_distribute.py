@@ -4,7 +4,10 @@ A MemmapArray travels as a reference to its file. Workers on machines without
 the client's filesystem get a local copy of the file once, written in bounded
 chunks sent straight from the client to each worker (not through the
 scheduler). Each worker records ``file key -> local copy`` in this module's
-registry, and references to the client's file resolve to the copy there.
+registry, and references to the client's file resolve to the copy there:
+this module registers that lookup, and the check that warns when
+``joblib.dump`` saves a reference to a temporary file, with the mapped-file
+layer below (:mod:`skmemmap._mapped`), which imports nothing of dask.
 
 The copy lives as long as a small holder object that the worker keeps as the
 result of a dask future owned by the client: when the client releases its
@@ -20,6 +23,10 @@ import threading
 import warnings
 import weakref
 
+from skmemmap._array import is_memmap_view
+from skmemmap._folder import session_folder
+from skmemmap._mapped import _file_key, register_pickle_check, register_resolver
+from skmemmap._npy import read_header
 from skmemmap.exceptions import TemporaryFileWarning
 
 __all__ = ["distribute", "local_copy", "warn_if_persisted"]
@@ -70,8 +77,11 @@ def _remove_copy(key, path, pid):
         os.unlink(path)
 
 
-# Temporary files whose reference joblib.dump saved already (warn once each).
-_persisted = set()
+# The joblib picklers (one per joblib.dump call) that warned already: each
+# dump that saves a reference to a temporary file warns once, whether it holds
+# one array, several views of it, or a dict of them. Weak: a pickler is
+# dropped when its dump returns.
+_warned_dumps = weakref.WeakSet()
 
 
 def warn_if_persisted(path, owner):
@@ -84,23 +94,24 @@ def warn_if_persisted(path, owner):
     process far more often than for storage, and a warning there would fire
     on every parallel call. Loading a dangling reference explains itself.
     """
-    if owner is None or path in _persisted:
+    if owner is None:
         return
     module = sys.modules.get("joblib.numpy_pickle")
     source = getattr(module, "__file__", None)
     if source is None:
         return
     joblib_dir = os.path.dirname(source) + os.sep
-    frame, level, dumping, caller = sys._getframe(1), 2, False, None
+    frame, level, pickler, caller = sys._getframe(1), 2, None, None
     while frame is not None:
         filename = frame.f_code.co_filename
-        dumping = dumping or filename == source
+        if pickler is None and filename == source:
+            pickler = frame.f_locals.get("self")
         if filename.startswith(joblib_dir):
             caller = level + 1  # the frame that called into joblib
         frame, level = frame.f_back, level + 1
-    if not dumping:
+    if not isinstance(pickler, module.NumpyPickler) or pickler in _warned_dumps:
         return
-    _persisted.add(path)
+    _warned_dumps.add(pickler)
     warnings.warn(
         f"joblib.dump is saving a reference to the temporary file {path!r}, not "
         f"its data: a MemmapArray pickles as a reference to its file. The file is "
@@ -115,12 +126,15 @@ def warn_if_persisted(path, owner):
     )
 
 
+# What the mapped-file layer asks of this feature (see skmemmap._mapped).
+register_resolver(local_copy)
+register_pickle_check(warn_if_persisted)
+
+
 # -- functions run in the workers ----------------------------------------------
 def _probe(ref):
     """``"shared"`` if this worker opens the client's file itself, ``"copied"``
     if it holds a copy already, else ``"missing"``."""
-    from skmemmap._mapped import _file_key
-
     if ref["key"] in _copies and os.path.exists(_copies[ref["key"]][0]):
         return "copied"
     with contextlib.suppress(OSError):
@@ -132,8 +146,6 @@ def _probe(ref):
 
 def _open_copy(ref, nbytes, folder):
     """Create an empty file of ``nbytes`` for the copy; return its path."""
-    from skmemmap._folder import session_folder
-
     target = session_folder(folder)
     path = os.path.join(target, f"{ref['family']}.copy-{secrets.token_hex(4)}.npy")
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
@@ -160,9 +172,6 @@ def _write_chunk(path, offset, data):
 
 def _publish(ref, path):
     """Check the copy and register it; runs as a task, whose result holds it."""
-    from skmemmap._mapped import _file_key
-    from skmemmap._npy import read_header
-
     shape, fortran, dtype, offset = read_header(path)
     if (tuple(shape), dtype.str, fortran, offset) != (
         tuple(ref["shape"]),
@@ -267,8 +276,6 @@ def distribute(X, client=None, *, folder=None):
     ...     X is skmemmap.distribute(X, client)  # doctest: +SKIP
     True
     """
-    from skmemmap._array import is_memmap_view
-
     if not is_memmap_view(X):
         raise TypeError(
             f"skmemmap.distribute expects a MemmapArray (from skmemmap.memmap or "

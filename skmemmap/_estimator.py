@@ -25,7 +25,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
-    has_fit_parameter,
     validate_data,
 )
 from threadpoolctl import threadpool_limits
@@ -39,9 +38,11 @@ from skmemmap._array import (
     on_fold_rows,
     set_fold_layout,
 )
+from skmemmap._chunked import check_aligned, is_chunked
 from skmemmap._convert import as_layout, is_frame
 from skmemmap._layout import Layout, layout_for, own_copy_info
 from skmemmap._layout import _registry as _layout_registry
+from skmemmap._resources import warn_if_bigger_than_memory
 from skmemmap._signal import (
     LAYOUT,
     CopyEvent,
@@ -62,6 +63,29 @@ from skmemmap.exceptions import CopyError
 __all__ = ["MemmapEstimator"]
 
 _ON_COPY = ("warn", "raise", "ignore")
+
+
+# The tags a wrapper takes from the estimator it wraps (see
+# MemmapEstimator.__sklearn_tags__).
+WRAPPED_TAGS = (
+    "estimator_type",
+    "input_tags",
+    "target_tags",
+    "classifier_tags",
+    "regressor_tags",
+    "transformer_tags",
+    "non_deterministic",
+    "no_validation",
+    "_skip_test",
+)
+
+
+def inherit_tags(tags, estimator):
+    """``tags`` (a wrapper's) with ``estimator``'s WRAPPED_TAGS."""
+    inner = get_tags(estimator)
+    for field in WRAPPED_TAGS:
+        setattr(tags, field, getattr(inner, field))
+    return tags
 
 
 def _estimator_has(attr):
@@ -314,18 +338,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         # tests/test_common.py). _skip_test is the one check-related tag:
         # an estimator scikit-learn must not check (FrozenEstimator) is not
         # checked through the wrapper either.
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
-        tags.estimator_type = inner.estimator_type
-        tags.input_tags = inner.input_tags
-        tags.target_tags = inner.target_tags
-        tags.classifier_tags = inner.classifier_tags
-        tags.regressor_tags = inner.regressor_tags
-        tags.transformer_tags = inner.transformer_tags
-        tags.non_deterministic = inner.non_deterministic
-        tags.no_validation = inner.no_validation
-        tags._skip_test = inner._skip_test
-        return tags
+        return inherit_tags(super().__sklearn_tags__(), self.estimator)
 
     def get_metadata_routing(self):
         """Route metadata to the wrapped estimator's methods of the same name.
@@ -421,9 +434,20 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             return X
         if is_memmap_view(X):
             self._refuse_gathered(X)
-            if layout.keeps_input:
-                return X
-            return self._file_view(X, layout)
+            Xp = X if layout.keeps_input else self._file_view(X, layout)
+            warn_if_bigger_than_memory(self, Xp)
+            return Xp
+        if is_chunked(X):
+            if not self._in_worker() and _hands_x_to_other_processes(self.estimator):
+                return X  # a search's folds of a chunk list are chunk pieces
+            # The estimator needs one array: the rows are gathered once, into
+            # its layout (X's own if skmemmap does not know it).
+            X.refuse_consolidation(f"{name} (in MemmapEstimator)")
+            dtype = layout.target_dtype(X.dtype)
+            order = (layout.orders or (X.order,))[0]
+            Xp = self._file_view(X, layout, dtype=dtype, order=order)
+            warn_if_bigger_than_memory(self, Xp)
+            return Xp
         data = _numeric_2d(X)
         if data is None:
             return X  # not something we map: the estimator validates it itself
@@ -543,6 +567,17 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                 f"Map it so once: {call}",
                 reads,
             ),
+            "gather": (
+                "gather",
+                f"Rows of a chunk list gathered into a {dst} file for {name}",
+                f"StreamingEstimator({name}) reads the chunk pieces block by block "
+                f"without a copy"
+                if hasattr(self.estimator, "partial_fit")
+                else "",
+                f"{name} needs X as one array and these rows lie in several chunk "
+                f"files; they were written once, in the layout {name} reads, for "
+                f"every candidate and worker to reuse",
+            ),
         }[conversion.kind]
         return CopyEvent(
             cause,
@@ -569,11 +604,15 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
     def _report_own_copies(self, X, Xp=None):
         """The copies the wrapped estimator makes by itself, for X as it gets
         it (``Xp``, the file X was written to, if it was)."""
-        data = X if is_memmap_view(X) else _numeric_2d(X)
-        if data is None:
-            return
-        dtype = np.dtype(_resolve(self.layout_, data)[0])
-        given = np.dtype(_resolve(Layout(), data)[0])
+        if is_chunked(X):  # gathered into the layout's dtype, or read as is
+            given = np.dtype(X.dtype)
+            dtype = self.layout_.target_dtype(given)
+        else:
+            data = X if is_memmap_view(X) else _numeric_2d(X)
+            if data is None:
+                return
+            dtype = np.dtype(_resolve(self.layout_, data)[0])
+            given = np.dtype(_resolve(Layout(), data)[0])
         event = own_copy_event(self.estimator, X.shape, dtype, given)
         if event is not None:
             self._emit(event, X if Xp is None else Xp)
@@ -619,10 +658,13 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         if routed is not None:
             fit_params = routed.fit
         self._fit_start(X)
-        if y is not None and (is_memmap_view(X) or _numeric_2d(X) is not None):
+        if y is not None and (
+            is_memmap_view(X) or is_chunked(X) or _numeric_2d(X) is not None
+        ):
             # scikit-learn's own check and message, made before X is written
             # or converted to a file rather than after.
             check_consistent_length(X, y)
+            check_aligned(X, y)
         if self.on_copy == "raise" and is_search(self.estimator):
             search = self.estimator  # its folds, before X is written or sliced
             groups = fit_params.get("groups")
@@ -745,6 +787,9 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                 return func(
                     self._file_view(X, Layout(layout.dtype, layout.order)), **params
                 )
+            if is_chunked(X):
+                dtype = layout.target_dtype(X.dtype)
+                return _in_blocks(func, X, dtype, (layout.orders or ("C",))[0], params)
             data = _numeric_2d(X)
             if data is None or (
                 is_frame(data) and hasattr(self.estimator_, "feature_names_in_")
@@ -1012,7 +1057,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
 class _FitSignature:
     """``fit``, whose signature declares ``sample_weight`` exactly when the
-    wrapped estimator's ``fit`` does.
+    wrapped estimator's ``fit`` (or the ``method`` fit calls) does.
 
     scikit-learn reads whether an estimator takes sample weights from the
     signature of its ``fit`` (``has_fit_parameter``: AdaBoost, bagging,
@@ -1025,8 +1070,9 @@ class _FitSignature:
     ``sample_weight`` to the wrapped estimator, it does not consume it.
     """
 
-    def __init__(self, plain):
+    def __init__(self, plain, method="fit"):
         self._plain = plain
+        self._method = method
         functools.update_wrapper(self, plain)
 
         def weighted(self, X, y=None, sample_weight=None, **fit_params):
@@ -1042,8 +1088,10 @@ class _FitSignature:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self._plain
-        inner = getattr(obj, "estimator", None)
-        weighted = hasattr(inner, "fit") and has_fit_parameter(inner, "sample_weight")
+        method = getattr(getattr(obj, "estimator", None), self._method, None)
+        weighted = callable(method) and (
+            "sample_weight" in inspect.signature(method).parameters
+        )
         return types.MethodType(self._weighted if weighted else self._plain, obj)
 
 
@@ -1153,19 +1201,28 @@ def _in_blocks(func, X, dtype, order, params):
     step = max(1, int(budget // max(1, row_bytes)))
 
     def rows(start, stop):
-        block = (
-            X.iloc[start:stop].to_numpy(dtype=dtype) if is_frame(X) else X[start:stop]
-        )
+        if is_frame(X):
+            block = X.iloc[start:stop].to_numpy(dtype=dtype)
+        elif is_chunked(X):
+            block = X._block(start, stop)  # read into memory: a block, not X
+        else:
+            block = X[start:stop]
         return np.asarray(block, dtype=dtype, order=order)
 
     if step >= X.shape[0]:
         return func(rows(0, X.shape[0]), **params)
-    parts = [
-        func(rows(start, start + step), **params)
-        for start in range(0, X.shape[0], step)
-    ]
+    return concatenate_rows(
+        [
+            func(rows(start, start + step), **params)
+            for start in range(0, X.shape[0], step)
+        ]
+    )
+
+
+def concatenate_rows(parts):
+    """One result from the results of row blocks, stacked in row order."""
     if sparse.issparse(parts[0]):
         return sparse.vstack(parts, format=parts[0].format)
-    if isinstance(parts[0], list):  # e.g. multi-output predict_proba
-        return [np.concatenate(p) for p in zip(*parts, strict=True)]
+    if isinstance(parts[0], (list, tuple)):  # multi-output predict_proba, return_std
+        return type(parts[0])(np.concatenate(p) for p in zip(*parts, strict=True))
     return np.concatenate(parts)

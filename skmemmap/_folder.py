@@ -6,6 +6,8 @@ Each process that creates files gets one private folder (mode 0700) named
 an exclusive ``flock`` on the folder's ``.owner`` file for as long as it lives;
 the kernel drops that lock when the process dies, even by SIGKILL, so the next
 process that starts can tell an orphaned folder from a live one and remove it.
+The folders are removed at exit, and on SIGTERM or SIGINT (see
+:mod:`skmemmap._shutdown`, installed with the first folder).
 
 Files are written under an unpredictable temporary name (``mkstemp``, 0600)
 and published by an atomic rename, so no reader ever maps a partial file, and
@@ -25,6 +27,7 @@ import time
 import weakref
 from pathlib import Path
 
+from skmemmap import _shutdown
 from skmemmap._utils import format_mb
 from skmemmap.exceptions import NotEnoughDiskSpaceError
 
@@ -102,6 +105,9 @@ def _remove_session(path, fd, pid):
 def session_folder(folder=None):
     """Return this process's private folder under ``folder`` (created on demand)."""
     base = base_folder(folder)
+    # Before the folder exists, so that no signal finds it without a cleanup;
+    # on every call, since a first call from another thread could not install.
+    _shutdown.install(remove_sessions)
     session = _sessions.get(base)
     if session is None or not session.path.is_dir():
         session = _sessions[base] = _SessionFolder(base)
@@ -117,9 +123,15 @@ os.register_at_fork(after_in_child=_forget_sessions_after_fork)
 
 
 @atexit.register
-def _remove_all_sessions():
-    for session in list(_sessions.values()):
+def remove_sessions():
+    """Remove this process's folders, and the orphans beside them.
+
+    The orphans include the folders of this process's workers once they have
+    ended (a worker that mapped an array of its own), as at a signal.
+    """
+    for base, session in list(_sessions.items()):
         session.remove()
+        sweep(base)
 
 
 def sweep(base):

@@ -6,6 +6,9 @@ array uses it any more. :func:`open_file` and :func:`open_derived` reuse one
 mapping per file; :func:`_rebuild` maps it again where a pickled reference
 arrives, and :func:`_missing_file_error` explains a reference whose file is
 not there.
+
+This is the bottom of the house: it imports no feature built on it. The array
+type and the dask features register what they add (``register_*`` below).
 """
 
 import contextlib
@@ -21,11 +24,61 @@ from numpy.lib.array_utils import byte_bounds
 from numpy.lib.stride_tricks import as_strided
 
 from skmemmap._config import get_config
-from skmemmap._dask import Unresolved, decoding_context
-from skmemmap._distribute import local_copy, warn_if_persisted
 from skmemmap._folder import ENV_VAR
 from skmemmap._npy import read_header
 from skmemmap.exceptions import FileMismatchError
+
+# -- what the features above this layer plug in -------------------------------------
+# The mapped file imports none of the features built on it. Those that need a
+# say in how a reference is pickled or opened register it here when they are
+# imported, as joblib's backends register their reducers with the pickler:
+# skmemmap._distribute (a dask worker's own copy of a file; the joblib.dump
+# check) and skmemmap._dask (where dask decodes a reference). With nothing
+# registered, references open the file they name and nothing is checked.
+_resolvers = []  # key -> (path, key, folder) of a local copy, or None
+_pickle_checks = []  # (path, owner pid or None) -> None, when a reference is made
+_decoder = None  # (context() -> None | "scheduler" | "message", placeholder)
+# The array type views of a file are (MemmapArray, registered by skmemmap._array).
+_array_type = np.ndarray
+
+
+def register_array_type(cls):
+    """Make :meth:`_MappedFile.view` and :meth:`_MappedFile.full` return ``cls``."""
+    global _array_type
+    _array_type = cls
+
+
+def register_resolver(resolve):
+    """Let ``resolve(key)`` name a local copy of the file ``key`` references.
+
+    It returns ``(path, key of the copy, folder for derived files)``, or None
+    to let the reference open its own path.
+    """
+    if resolve not in _resolvers:
+        _resolvers.append(resolve)
+
+
+def register_pickle_check(check):
+    """Call ``check(path, owner)`` whenever a reference to a file is pickled.
+
+    ``owner`` is the pid of the process whose private folder holds the file,
+    or None for a user's file.
+    """
+    if check not in _pickle_checks:
+        _pickle_checks.append(check)
+
+
+def register_decoder(context, placeholder):
+    """Let a transport decide how a reference is unpickled in its processes.
+
+    ``context()`` returns None (open the file; raise if it can't be opened),
+    ``"scheduler"`` (do not open it: return ``placeholder(_rebuild, args)``) or
+    ``"message"`` (open it, but return ``placeholder(_rebuild, args, error)``
+    instead of raising).
+    """
+    global _decoder
+    _decoder = (context, placeholder)
+
 
 # Files opened in this process, keyed by (file key, mode). Weak values: a file
 # is unmapped when no array uses it any more.
@@ -244,7 +297,9 @@ class _MappedFile:
 
     def ref(self):
         """What a pickle of a view of this file carries, instead of its data."""
-        warn_if_persisted(self.path, _temporary_owner(self.path))
+        owner = _temporary_owner(self.path)
+        for check in _pickle_checks:
+            check(self.path, owner)
         return {
             "path": self.path,
             "key": self.key,
@@ -263,8 +318,6 @@ class _MappedFile:
 
     def view(self, byte_offset, shape, strides, dtype):
         """A MemmapArray over this file's bytes with the given geometry."""
-        from skmemmap._array import MemmapArray  # _array imports this module
-
         dtype = np.dtype(dtype)
         extents = [(n - 1) * s for n, s in zip(shape, strides, strict=True)]
         lo = byte_offset + sum(e for e in extents if e < 0)
@@ -277,15 +330,13 @@ class _MappedFile:
         first = self._bytes[byte_offset : byte_offset + dtype.itemsize].view(dtype)
         arr = as_strided(
             first, shape=shape, strides=strides, writeable=self.mode == "c"
-        ).view(MemmapArray)
+        ).view(_array_type)
         arr._skm_file = self
         return arr
 
     def full(self):
         """The whole file as a MemmapArray."""
-        from skmemmap._array import MemmapArray
-
-        arr = self.array.view(MemmapArray)
+        arr = self.array.view(_array_type)
         arr._skm_file = self
         return arr
 
@@ -388,15 +439,16 @@ def _drop_pages(mapped):
 def _rebuild(ref, byte_offset, shape, strides, dtype):
     """Unpickle a MemmapArray: map the same file here and take the same view.
 
-    Where dask decodes a message (see ``_dask.decoding_context``), this never
-    raises: a dask scheduler gets an unopened reference that it passes on,
-    and a process that cannot open the file gets a placeholder that raises
-    the error at first use, inside the task.
+    Where a registered decoder says so (dask decoding a message, see
+    ``_dask.decoding_context``), this never raises: a dask scheduler gets an
+    unopened reference that it passes on, and a process that cannot open the
+    file gets a placeholder that raises the error at first use, inside the task.
     """
     args = (ref, byte_offset, shape, strides, dtype)
-    context = decoding_context()
+    context, placeholder = _decoder or (None, None)
+    context = context() if context is not None else None
     if context == "scheduler":
-        return Unresolved(_rebuild, args)
+        return placeholder(_rebuild, args)
     try:
         mapped = _open_ref(ref)
         if ref.get("pid") != os.getpid():  # in the sender, its own setting applies
@@ -405,12 +457,12 @@ def _rebuild(ref, byte_offset, shape, strides, dtype):
     except (OSError, ValueError) as exc:
         if context is None:
             raise
-        return Unresolved(_rebuild, args, exc)
+        return placeholder(_rebuild, args, exc)
 
 
 def _open_ref(ref):
     """Map the file a reference names, or this machine's copy of it."""
-    copy = local_copy(ref["key"])
+    copy = next(filter(None, (resolve(ref["key"]) for resolve in _resolvers)), None)
     if copy is not None and os.path.exists(copy[0]):
         path, key, folder = copy
         # The copy is another file (its own inode and time): check it by its

@@ -13,6 +13,7 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import check_consistent_length
 
 from skmemmap._array import MemmapArray, _row_taker, is_memmap_view
+from skmemmap._chunked import is_chunked
 from skmemmap._construct import memmap
 from skmemmap._folder import session_folder
 from skmemmap._folds import check_n_splits, fold_sizes
@@ -34,9 +35,11 @@ def shuffle(X, y=None, *, random_state=None, stratify=None, n_splits=2, folder=N
     Parameters
     ----------
     X : array-like of shape (n_samples,) or (n_samples, n_features)
-        A :class:`~skmemmap.MemmapArray`, an ndarray (a :class:`numpy.memmap`
-        included), or anything :func:`skmemmap.memmap` accepts (numeric
-        pandas DataFrames, lists), which is first written to a file once.
+        A :class:`~skmemmap.MemmapArray`, a :class:`~skmemmap.ChunkedArray`
+        (its chunk files are read in place: no consolidated copy first), an
+        ndarray (a :class:`numpy.memmap` included), or anything
+        :func:`skmemmap.memmap` accepts (numeric pandas DataFrames, lists),
+        which is first written to a file once.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
         Targets, permuted in memory like the rows of X. An ndarray stays an
         ndarray, a pandas Series stays a Series (its index permuted with its
@@ -100,15 +103,20 @@ def shuffle(X, y=None, *, random_state=None, stratify=None, n_splits=2, folder=N
         perm = rng.permutation(n_samples)
     else:
         perm = _stratified_order(stratify, n_samples, n_splits, rng)
-    if not isinstance(X, np.ndarray):
-        X = memmap(X, folder=folder)  # DataFrames, lists: written once, by blocks
-    _check_dtype(X.dtype)
-    _check_shape(X.shape)
-    X_shuffled = _write_rows(X, perm, folder)
+    if is_chunked(X):
+        X_shuffled = _write_chunk_rows(X, perm, folder)
+    else:
+        if not isinstance(X, np.ndarray):
+            X = memmap(X, folder=folder)  # DataFrames, lists: written once, by blocks
+        _check_dtype(X.dtype)
+        _check_shape(X.shape)
+        X_shuffled = _write_rows(X, perm, folder)
     if y is None:
         return X_shuffled
     if isinstance(y, MemmapArray):
         y = y.view(np.ndarray)  # permuted in memory, not gathered into a file
+    elif is_chunked(y):
+        y = y._read()  # permuted in memory, as a MemmapArray y is
     return X_shuffled, _safe_indexing(y, perm)
 
 
@@ -160,6 +168,31 @@ def _write_rows(X, perm, folder):
 
     cache_folder = session_folder(folder)
     path = _write_new_npy(cache_folder, get_block, X.shape, X.dtype, order)
+    return open_file(path, cache_folder=cache_folder, owned=True).full()
+
+
+def _write_chunk_rows(X, perm, folder):
+    """Write ``X[perm]`` of a chunk list block by block to a new C-order file.
+
+    Each block's rows are read chunk by chunk, in ascending order within each
+    chunk, then put in their places.
+    """
+
+    def get_block(rows, cols):
+        idx = perm[rows]
+        ascending = np.argsort(idx, kind="stable")
+        part = X[idx[ascending]]
+        rest = () if cols is None else (cols,)
+        if is_chunked(part):
+            part = part._read(rest)
+        else:
+            part = part.view(np.ndarray)[(slice(None), *rest)]
+        block = np.empty_like(part)
+        block[ascending] = part
+        return block
+
+    cache_folder = session_folder(folder)
+    path = _write_new_npy(cache_folder, get_block, X.shape, X.dtype, "C")
     return open_file(path, cache_folder=cache_folder, owned=True).full()
 
 

@@ -19,9 +19,10 @@ from sklearn.model_selection import BaseCrossValidator, KFold
 from sklearn.utils import indexable
 
 from skmemmap._array import _describe_selection, file_of, is_memmap_view, is_row_run
+from skmemmap._chunked import check_aligned, is_chunked
 from skmemmap._disk import kfold_disk_bound
 from skmemmap._folds import check_n_splits, fold_sizes
-from skmemmap._signal import COPY, NOTICE, CopyEvent, emit
+from skmemmap._signal import COPY, NOTICE, CopyEvent, begin_call, emit
 from skmemmap._utils import format_mb, layout_name
 
 __all__ = ["ContiguousKFold"]
@@ -160,6 +161,7 @@ class ContiguousKFold(BaseCrossValidator):
                 stacklevel=2,
             )
         X, y, groups = indexable(X, y, groups)
+        check_aligned(X, y)
         n_samples = num_samples(X)
         if self.n_splits > n_samples:
             raise ValueError(
@@ -199,6 +201,13 @@ class ContiguousKFold(BaseCrossValidator):
     def _warn_copies(self, X, n_samples):
         row_nbytes = _row_nbytes(X)
         if row_nbytes is None:  # sparse or non-numeric: nothing skmemmap can offer
+            return
+        if is_chunked(X):
+            # Every fold of a chunk list is a list of chunk pieces, whatever
+            # k is: rows are copied only where something gathers them into
+            # one array (in this process or a worker), and reported there,
+            # when this call ends.
+            begin_call()
             return
         k = self.n_splits
         if not is_memmap_view(X):
@@ -397,6 +406,10 @@ def refuse_copied_folds(estimator, call=None):
     if call is None:
         return
     caller, cv, X, y, groups = call
+    if is_chunked(X):
+        # folds of a chunk list are chunk pieces: a gather is refused where
+        # one would be made (ChunkedArray.refuse_consolidation)
+        return
     row_nbytes = None if X is None else _row_nbytes(X)
     if row_nbytes is None:  # sparse or non-numeric: nothing skmemmap maps
         return

@@ -80,6 +80,11 @@ class LayoutWarning(UserWarning):
     X is then passed in the layout it already has. Register the class with
     :func:`skmemmap.register_layout` to silence it.
 
+    It also says, before the fit starts, when an estimator that reads the rows
+    of X in random order (a forest, SGD) is fit on a memory-mapped X larger
+    than the memory the process may use (the smaller of the memory cgroup's
+    limit and ``MemAvailable``), with the remedies.
+
     Examples
     --------
     >>> import warnings

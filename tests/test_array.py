@@ -323,7 +323,7 @@ def test_load_consolidates_chunks(order, user_file, skm_folder, rng):
     paths = [user_file(c, f"train_x_{i}.npy") for i, c in enumerate(chunks)]
     expected = np.concatenate(chunks)
 
-    X_mm = skmemmap.load(paths, order=order)
+    X_mm = skmemmap.load(paths, order=order, consolidate=True)
 
     assert is_memmap_view(X_mm)
     assert X_mm.shape == (16, 4)
@@ -331,7 +331,9 @@ def test_load_consolidates_chunks(order, user_file, skm_folder, rng):
     np.testing.assert_array_equal(X_mm, expected)
     assert os.path.dirname(X_mm.filename).startswith(str(skm_folder))
     # The same chunks are consolidated once.
-    assert skmemmap.load(paths, order=order).filename == X_mm.filename
+    assert skmemmap.load(paths, order=order, consolidate=True).filename == (
+        X_mm.filename
+    )
 
 
 def test_load_chunks_with_dtype_conversion(user_file, skm_folder):
@@ -343,7 +345,7 @@ def test_load_chunks_with_dtype_conversion(user_file, skm_folder):
         ValueError, match=r"disagree on dtype: .*b\.npy' holds int64, but .*a\.npy"
     ):
         skmemmap.load(paths)
-    X_mm = skmemmap.load(paths, dtype=np.float64)
+    X_mm = skmemmap.load(paths, dtype=np.float64, consolidate=True)
     np.testing.assert_array_equal(X_mm, [[1] * 3] * 2 + [[2] * 3] * 3)
 
 

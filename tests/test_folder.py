@@ -110,7 +110,9 @@ def test_env_var_and_folder_argument_override_the_default(tmp_path, skm_folder):
     assert Path(from_arg.filename).parent.parent == explicit
     assert stat.S_IMODE(Path(from_arg.filename).parent.stat().st_mode) == 0o700
 
-    chunks = skmemmap.load([from_env.filename, from_env.filename], folder=explicit)
+    chunks = skmemmap.load(
+        [from_env.filename, from_env.filename], folder=explicit, consolidate=True
+    )
     assert Path(chunks.filename).parent.parent == explicit
     np.testing.assert_array_equal(chunks, np.ones((10, 2)))
 

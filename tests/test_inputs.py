@@ -194,7 +194,7 @@ def test_chunk_conversion_names_the_chunk_and_its_row(user_file, skm_folder):
         with pytest.raises(
             ValueError, match=r"part1\.npy'\[1, 2\] = 1000 is outside the range of int8"
         ):
-            skmemmap.load(paths, dtype=np.int8, order=order)
+            skmemmap.load(paths, dtype=np.int8, order=order, consolidate=True)
         assert_nothing_written(skm_folder)
     assert mtimes(paths) == stamp
 
@@ -319,7 +319,12 @@ GOOD = np.arange(12.0).reshape(4, 3)
 FULL = _npy_bytes(GOOD)
 DAMAGED = {
     "missing": (None, FileNotFoundError, "No such .npy file"),
-    "directory": ("dir", IsADirectoryError, "is a directory, not a .npy file"),
+    # Alone, a folder is a folder of chunk files; in a list, a mistake.
+    "directory": (
+        "dir",
+        (IsADirectoryError, FileNotFoundError),
+        r"is a directory, not a \.npy file|holds no \.npy file",
+    ),
     "empty": (b"", ValueError, "is empty: it is not a .npy file"),
     "text": (b"a,b\n1,2\n", ValueError, r"is not a \.npy file"),
     "npz": ("npz", ValueError, r"is a zip archive such as a \.npz file"),
@@ -395,17 +400,21 @@ def test_chunks_disagreeing_name_the_member_that_differs(user_file, skm_folder):
     ):
         skmemmap.load(paths)
     assert_nothing_written(skm_folder)
-    X_mm = skmemmap.load(paths, dtype=np.float64)
+    X_mm = skmemmap.load(paths, dtype=np.float64, consolidate=True)
     np.testing.assert_array_equal(X_mm, np.ones((8, 3)))
 
 
-def test_chunks_with_an_empty_member_are_consolidated(user_file, skm_folder):
+def test_chunks_with_an_empty_member_are_opened_and_consolidated(user_file, skm_folder):
     paths = [
         user_file(np.ones((2, 3)), "a.npy"),
         user_file(np.ones((0, 3)), "empty.npy"),
         user_file(np.zeros((1, 3)), "b.npy"),
     ]
-    np.testing.assert_array_equal(skmemmap.load(paths), [[1] * 3] * 2 + [[0] * 3])
+    X = skmemmap.load(paths)
+    assert X.shape == (3, 3)
+    assert [len(p) for p in X.pieces()] == [2, 1]
+    expected = [[1] * 3] * 2 + [[0] * 3]
+    np.testing.assert_array_equal(skmemmap.load(paths, consolidate=True), expected)
 
 
 def test_load_rejects_bad_arguments_before_reading(user_file, skm_folder):
@@ -447,9 +456,9 @@ def test_load_of_a_one_file_list_converts_like_load(kwargs, user_file, skm_folde
 
 def test_fortran_chunks_consolidate_in_fortran_order(user_file, skm_folder):
     paths = [user_file(np.asfortranarray(GOOD), f"f{i}.npy") for i in range(2)]
-    assert skmemmap.load(paths).flags.f_contiguous
+    assert skmemmap.load(paths, consolidate=True).flags.f_contiguous
     paths.append(user_file(GOOD, "c.npy"))
-    assert skmemmap.load(paths).flags.c_contiguous
+    assert skmemmap.load(paths, consolidate=True).flags.c_contiguous
 
 
 # -- DataFrame order -----------------------------------------------------------------

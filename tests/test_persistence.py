@@ -91,10 +91,17 @@ def test_worker_transports_do_not_warn(skm_folder):
     assert out == [300.0, 150.0]
 
 
-def test_joblib_dump_warns_once_per_file(tmp_path, skm_folder, monkeypatch):
-    monkeypatch.setattr("skmemmap._distribute._persisted", set())
+def test_every_joblib_dump_of_a_reference_warns_once(tmp_path, skm_folder):
     X = skmemmap.memmap(np.ones((10, 3)))
+    dumps = {
+        "a": X,
+        "b": X[2:],  # a view of a file warned about already
+        "c": X,  # the same array again
+        "d": {"X": X, "view": X[1:4], "again": X[5:]},  # one dump, 3 references
+    }
     with pytest.warns(skmemmap.TemporaryFileWarning, match="np.save") as caught:
-        joblib.dump(X, tmp_path / "a.joblib")
-        joblib.dump(X[2:], tmp_path / "b.joblib")
-    assert len(caught) == 1
+        for name, value in dumps.items():
+            joblib.dump(value, tmp_path / f"{name}.joblib")
+    assert len(caught) == len(dumps)
+    assert {w.filename for w in caught} == {__file__}  # the user's dump line
+    assert all(X.filename in str(w.message) for w in caught)

@@ -564,7 +564,7 @@ def test_every_file_and_folder_is_private(user_file, skm_folder, rng):
     old_umask = os.umask(0)
     try:
         paths = [user_file(rng.standard_normal((50, 3)), f"c{i}.npy") for i in (0, 1)]
-        X = skmemmap.load(paths)  # a consolidated chunk file
+        X = skmemmap.load(paths, consolidate=True)  # a consolidated chunk file
         X32 = skmemmap.memmap(X, dtype=np.float32, order="F")  # a sibling
         with skmemmap.config_context(gather_nbytes=0), warnings.catch_warnings():
             warnings.simplefilter("ignore", skmemmap.CopyWarning)
