@@ -221,7 +221,7 @@ def test_coordinate_descent_reads_c_unless_it_works_in_place():
             3.0,
             ("svd_solver", "covariance_eigh"),
         ),
-        (PCA(10, svd_solver="full"), (2000, 1000), "float64", 3.0, ("copy", False)),
+        (PCA(10, svd_solver="full"), (2000, 1000), "float64", 5.5, ("copy", False)),
         (Lasso(), (10**5, 100), "float64", 1.0, None),
         (KMeans(), (10**5, 100), "float64", 2.0, ("copy_x", False)),
         (HistGradientBoostingClassifier(), (10**5, 100), "float64", 1.125, None),
