@@ -17,9 +17,14 @@ names must lower it by at least 0.25x X. Exits 1 on any disagreement.
 
     python benchmarks/own_copies.py [--quick] [--only NAME] [--json FILE]
 
-``--quick`` runs one case per amount that moves with a parameter (the test
-suite checks those, and one estimator per registry entry, in
-tests/test_audit.py).
+First, one estimator per registry entry is audited in the four layouts
+(float64/float32 x C/Fortran, 20,000 x 100): the registry's layout must be
+among the measured no-copy ones and its own copies must agree in every
+layout the estimator is handed (no DISAGREES, no INCONSISTENT).
+
+``--quick`` runs one case per amount that moves with a parameter, and no
+registry audit (the test suite checks those, and one estimator per registry
+entry, in tests/test_audit.py).
 """
 
 import argparse
@@ -34,15 +39,18 @@ from sklearn.ensemble import (
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
+    IsolationForest,
     RandomForestClassifier,
 )
 from sklearn.linear_model import (
+    ARDRegression,
     BayesianRidge,
     ElasticNet,
     Lasso,
     LassoCV,
     LinearRegression,
     LogisticRegression,
+    LogisticRegressionCV,
     Ridge,
     RidgeClassifier,
     RidgeCV,
@@ -50,10 +58,16 @@ from sklearn.linear_model import (
 )
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
-from sklearn.svm import LinearSVC
+from sklearn.preprocessing import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+    StandardScaler,
+)
+from sklearn.svm import SVC, LinearSVC, LinearSVR
 from sklearn.tree import DecisionTreeRegressor
 
+from skmemmap import audit
 from skmemmap._audit import check_own_copies
 
 # 50,000 x 100 float64 is 38 MB: a copy of X stands far above the meters'
@@ -135,6 +149,39 @@ CASES = [
         None,
     ),
 ]
+# One estimator per entry of the layout registry (skmemmap._layout._BUILTIN),
+# audited in the four layouts at the audit's default size (20,000 x 100): the
+# registry's layout must be among the measured no-copy ones (else DISAGREES)
+# and its own copies must agree in every layout the estimator is handed
+# (else INCONSISTENT).
+REGISTRY = [
+    DecisionTreeRegressor(max_depth=4, random_state=0),
+    RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0),
+    GradientBoostingRegressor(n_estimators=3, max_depth=2, random_state=0),
+    IsolationForest(n_estimators=3, random_state=0),
+    HistGradientBoostingClassifier(**_HGB),
+    Lasso(**_CD),
+    LassoCV(cv=3, alphas=3, max_iter=20),
+    LogisticRegression(max_iter=5),
+    LogisticRegressionCV(Cs=2, cv=2, max_iter=5),
+    SGDClassifier(max_iter=3, tol=None, random_state=0),
+    LinearSVC(max_iter=5),
+    LinearSVR(max_iter=5),
+    SVC(max_iter=20),
+    KNeighborsClassifier(),
+    KMeans(3, n_init=1, max_iter=5, random_state=0),
+    GaussianNB(),
+    Ridge(),
+    RidgeCV(),
+    LinearRegression(),
+    BayesianRidge(max_iter=5),
+    ARDRegression(max_iter=3),
+    PCA(10),
+    StandardScaler(),
+    MinMaxScaler(),
+    MaxAbsScaler(),
+    RobustScaler(),
+]
 # One case per amount that moves with a parameter, X or dtype.
 QUICK = [
     (Ridge(), "float64", "C", (20_000, 100)),
@@ -164,6 +211,26 @@ def _row(r):
     )
 
 
+def _registry_row(estimator):
+    """The full audit of one registry estimator: its verdicts, one line."""
+    result = audit(estimator)
+    if not result.measurable:  # what the audit says to do
+        result = audit(estimator, n_samples=result.suggested_n_samples)
+    layout = {True: "agrees", False: "DISAGREES", None: "nothing to check"}
+    own = {True: "consistent", False: "INCONSISTENT", None: "not checked"}
+    checks = ", ".join(
+        f"{c['layout']} {c['measured_x']:.2f}x" for c in result.own_copy_checks
+    )
+    ok = result.measurable and result.agrees is not False
+    ok = ok and result.own_copies_agree is True
+    name = " ".join(result.estimator.split())
+    line = (
+        f"{name:<58} {result.registry_layout:<28} {layout[result.agrees]:<16} "
+        f"{own[result.own_copies_agree]:<13} {checks}"
+    )
+    return ok, line
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a subset (a minute)")
@@ -171,23 +238,35 @@ def main():
     parser.add_argument("--json", metavar="FILE", help="write the results here")
     args = parser.parse_args()
     cases = QUICK if args.quick else CASES
+    registry = [] if args.quick else REGISTRY
     if args.only:
         cases = [c for c in cases if args.only in repr(c[0])]
+        registry = [e for e in registry if args.only in repr(e)]
+    start = time.perf_counter()
+    bad = 0
+    if registry:
+        print(
+            f"{'registry estimator (audit, 4 layouts)':<58} {'layout_for':<28} "
+            f"{'layout':<16} {'own copies':<13} measured where handed"
+        )
+        for estimator in registry:
+            ok, line = _registry_row(estimator)
+            bad += not ok
+            print(line, flush=True)
+        print()
     print(
         f"{'estimator':<58} {'X (mapped)':<28} {'read as':<16} {'warned':<15} "
         f"{'measured':>7}  verdict  remedy: warned, measured"
     )
-    results, start = [], time.perf_counter()
+    results = []
     for estimator, dtype, order, shape in cases:
         n, p = shape or (N, P)
         result = check_own_copies(estimator, dtype, order, n, p)
         results.append(result)
+        bad += not result["agrees"]
         print(_row(result), flush=True)
-    bad = [r for r in results if not r["agrees"]]
-    print(
-        f"{len(results) - len(bad)} of {len(results)} agree "
-        f"({time.perf_counter() - start:.0f} s)"
-    )
+    total = len(results) + len(registry)
+    print(f"{total - bad} of {total} agree ({time.perf_counter() - start:.0f} s)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
