@@ -146,6 +146,7 @@ _CD_F = Layout(_F64_32, "F", writeable=True)
 _C64 = Layout(np.float64, "C")
 _C = Layout(_F64_32, "C")
 _C_W = Layout(_F64_32, "C", writeable=True)  # check_array(force_writeable=True)
+_C64_W = Layout(np.float64, "C", writeable=True)
 _KEEP = Layout()
 
 
@@ -157,6 +158,13 @@ def _coordinate_descent(params):
     (copy_X=True); C order costs one more copy, the conversion to Fortran.
     """
     return _CD_ANY if params.get("fit_intercept", True) else _CD_F
+
+
+def _ridge_cv_layout(params):
+    """RidgeCV's layout: its leave-one-out solver (cv=None) reads float64 only
+    (measured: 6x a float32 X, 3x a float64 one); with cv, each fold is a
+    Ridge, which reads float32 too."""
+    return _C_W if params.get("cv") is not None else _C64_W
 
 
 _BUILTIN = {
@@ -187,7 +195,7 @@ _BUILTIN = {
     "_BaseKMeans": _C_W,
     "GaussianNB": _C,
     "_BaseRidge": _C_W,
-    "_BaseRidgeCV": _C_W,
+    "_BaseRidgeCV": _ridge_cv_layout,
     "LinearRegression": _C_W,
     "BayesianRidge": _C_W,
     "ARDRegression": _C_W,
