@@ -238,10 +238,13 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         make: report it (one :class:`~skmemmap.CopyWarning` per cause when
         the call ends, see :func:`~skmemmap.copy_report`), raise
         :class:`~skmemmap.CopyError` before an avoidable copy is made (strict
-        mode: in-memory X in a cross-validation, a layout conversion, a
-        gathered fold, a parameter that would avoid the estimator's copies;
-        the estimator's own unavoidable copies are still only reported), or
-        neither record nor warn.
+        mode: in-memory X in a cross-validation, a layout conversion, a fold
+        that is not one block of rows, a parameter value measured to lower
+        the estimator's own copies; inside a search or a ``cross_*``
+        function, the folds are checked when the search clones this
+        estimator, so the call ends with the CopyError before any fold is
+        taken; the estimator's own unavoidable copies are still only
+        reported), or neither record nor warn.
     blas_threads : int, default=None
         If set, limits BLAS and OpenMP threads to this number during fit and
         predict (with threadpoolctl).
