@@ -11,6 +11,7 @@ from skmemmap._config import config_context, get_config, set_config
 from skmemmap._construct import load, memmap
 from skmemmap._distribute import distribute
 from skmemmap._estimator import MemmapEstimator
+from skmemmap._forecast import Forecast, forecast
 from skmemmap._layout import Layout, layout_for, own_copies, register_layout
 from skmemmap._monitor import MemoryMonitor
 from skmemmap._shuffle import shuffle
@@ -22,6 +23,7 @@ from skmemmap.exceptions import (
     CopyWarning,
     FileMismatchError,
     LayoutWarning,
+    MemoryBudgetError,
     NotEnoughDiskSpaceError,
     TemporaryFileWarning,
 )
@@ -36,10 +38,12 @@ __all__ = [
     "CopyReport",
     "CopyWarning",
     "FileMismatchError",
+    "Forecast",
     "Layout",
     "LayoutWarning",
     "MemmapArray",
     "MemmapEstimator",
+    "MemoryBudgetError",
     "MemoryMonitor",
     "NotEnoughDiskSpaceError",
     "StreamingEstimator",
@@ -49,6 +53,7 @@ __all__ = [
     "config_context",
     "copy_report",
     "distribute",
+    "forecast",
     "get_config",
     "is_memmap_view",
     "layout_for",

@@ -1,4 +1,5 @@
-"""Command line: ``python -m skmemmap {bench,audit,info}`` (also ``skmemmap ...``)."""
+"""Command line: ``python -m skmemmap {bench,audit,forecast,info}`` (also
+``skmemmap ...``)."""
 
 import argparse
 import importlib
@@ -13,8 +14,34 @@ class _BadEstimator(ValueError):
     """The estimator argument of ``audit`` cannot be made into an estimator."""
 
 
-def _estimator_class(name):
-    """The class named by a dotted path, or a scikit-learn estimator's name."""
+def _short_names(nested):
+    """Classes an expression may name without a module: scikit-learn's
+    estimators (the Halving searches included), skmemmap's meta-estimators and,
+    as arguments, scikit-learn's and skmemmap's cross-validators."""
+    import sklearn.model_selection as model_selection
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.utils.discovery import all_estimators
+
+    import skmemmap
+
+    classes = dict(all_estimators())
+    for name in ("HalvingGridSearchCV", "HalvingRandomSearchCV"):
+        classes[name] = getattr(model_selection, name)
+    for name in ("MemmapEstimator", "StreamingEstimator"):
+        if hasattr(skmemmap, name):
+            classes[name] = getattr(skmemmap, name)
+    if nested:
+        for name in dir(model_selection):
+            value = getattr(model_selection, name)
+            if isinstance(value, type) and hasattr(value, "split"):
+                classes.setdefault(name, value)
+        classes["ContiguousKFold"] = skmemmap.ContiguousKFold
+    return classes
+
+
+def _estimator_class(name, nested=False):
+    """The class named by a dotted path, or a scikit-learn estimator's name
+    (with ``nested``, also a cross-validator, as an argument)."""
     module_name, _, class_name = name.rpartition(".")
     if not class_name.isidentifier() or (
         module_name and not all(p.isidentifier() for p in module_name.split("."))
@@ -25,9 +52,7 @@ def _estimator_class(name):
             f"optionally with arguments: 'Ridge(alpha=0.1)'"
         )
     if not module_name:
-        from sklearn.utils.discovery import all_estimators
-
-        classes = dict(all_estimators())
+        classes = _short_names(nested)
         if name not in classes:
             import difflib
 
@@ -43,14 +68,24 @@ def _estimator_class(name):
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as exc:
         raise _BadEstimator(f"cannot import {name!r}: {exc}") from None
-    if not (isinstance(cls, type) and hasattr(cls, "fit")):
+    if not (
+        isinstance(cls, type)
+        and (hasattr(cls, "fit") or (nested and hasattr(cls, "split")))
+    ):
         raise _BadEstimator(f"{name!r} is not an estimator class (it has no fit)")
     return cls
 
 
+_LITERALS = (
+    "only literal values (numbers, strings, None, lists, dicts) and estimator "
+    "or splitter constructors are accepted"
+)
+
+
 def _build_estimator(text):
     """An estimator from a class name, a dotted class path or an expression
-    with literal arguments such as ``"Lasso(alpha=0.1)"``.
+    with literal arguments and nested constructors, such as
+    ``"GridSearchCV(Ridge(), {'alpha': [0.1, 1.0]}, cv=KFold(5))"``.
 
     Raises ``_BadEstimator`` with a one-line message naming what is wrong.
     """
@@ -60,30 +95,61 @@ def _build_estimator(text):
         node = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as exc:
         raise _BadEstimator(f"cannot read {text!r}: {exc.msg}") from None
-    call = node if isinstance(node, ast.Call) else None
-    name = ast.unparse(call.func) if call else text.strip()
-    cls = _estimator_class(name)
-    if call is None:
-        args, kwargs = [], {}
-    else:
-        try:
-            args = [ast.literal_eval(a) for a in call.args]
-            kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-        except (ValueError, TypeError, SyntaxError):
-            raise _BadEstimator(
-                f"cannot read the arguments of {text!r}: only literal values "
-                f"(numbers, strings, None, lists) are accepted"
-            ) from None
-        if None in kwargs:  # Ridge(**{...})
-            raise _BadEstimator(
-                f"cannot read the arguments of {text!r}: give them as name=value"
-            )
+    if not isinstance(node, ast.Call):
+        return _estimator_class(text.strip())()
+    return _construct(node, text, nested=False)
+
+
+def _construct(call, text, nested):
+    """Build the object of a constructor call, its arguments evaluated."""
+    import ast
+
+    name = ast.unparse(call.func)
+    try:
+        cls = _estimator_class(name, nested=nested)
+    except _BadEstimator as exc:
+        if not nested:
+            raise
+        raise _BadEstimator(
+            f"cannot read the arguments of {text!r}: {_LITERALS}; {exc}"
+        ) from None
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):  # Ridge(*args) or Ridge(**{...})
+        raise _BadEstimator(
+            f"cannot read the arguments of {text!r}: give them as name=value"
+        )
+    args = [_argument(a, text) for a in call.args]
+    kwargs = {k.arg: _argument(k.value, text) for k in call.keywords}
     try:
         return cls(*args, **kwargs)
     except TypeError as exc:
         # "Ridge.__init__() got an unexpected keyword argument 'bogus'"
         message = str(exc).replace(f"{cls.__name__}.__init__()", f"{cls.__name__}()")
         raise _BadEstimator(message) from None
+
+
+def _argument(node, text):
+    """A literal value, or a constructor call, possibly inside containers."""
+    import ast
+
+    if isinstance(node, ast.Call):
+        return _construct(node, text, nested=True)
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        values = [_argument(e, text) for e in node.elts]
+        kind = {ast.List: list, ast.Tuple: tuple, ast.Set: set}[type(node)]
+        return kind(values)
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return {
+            _argument(k, text): _argument(v, text)
+            for k, v in zip(node.keys, node.values, strict=True)
+        }
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError):
+        raise _BadEstimator(
+            f"cannot read the arguments of {text!r}: {_LITERALS}"
+        ) from None
 
 
 def _cmd_audit(args):
@@ -113,6 +179,62 @@ def _cmd_audit(args):
 
         with open(args.json, "w") as f:
             json.dump(result.to_dict(), f, indent=1)
+    return 0
+
+
+def _parse_shape(text):
+    """``(n_samples, n_features)`` from ``"1000000x400"`` (``_`` and ``,`` allowed
+    in the numbers)."""
+    parts = text.lower().replace("_", "").replace(",", "").split("x")
+    if len(parts) == 2 and all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        return int(parts[0]), int(parts[1])
+    raise _BadEstimator(
+        f"--shape must be N_SAMPLESxN_FEATURES of positive integers, e.g. "
+        f"1000000x400; got {text!r}"
+    )
+
+
+def _cmd_forecast(args):
+    import numpy as np
+
+    from skmemmap._estimator import MemmapEstimator
+    from skmemmap._forecast import forecast, side_by_side
+
+    def error(message):
+        print(f"skmemmap forecast: error: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        estimator = _build_estimator(args.estimator)
+        shape = _parse_shape(args.shape)
+        dtype = np.dtype(args.dtype)
+    except _BadEstimator as exc:
+        return error(exc)
+    except TypeError:
+        return error(
+            f"--dtype must be a numpy dtype such as float32, got {args.dtype!r}"
+        )
+    if isinstance(estimator, MemmapEstimator):
+        plain, wrapped = estimator.estimator, estimator
+    else:
+        plain, wrapped = estimator, MemmapEstimator(estimator)
+    try:
+        results = [
+            forecast(e, shape, dtype=dtype, memmap=args.memmap)
+            for e in (plain, wrapped)
+        ]
+    except (ValueError, TypeError) as exc:
+        return error(exc)
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump(
+                {"plain": results[0].to_dict(), "skmemmap": results[1].to_dict()},
+                f,
+                indent=1,
+            )
+    print(side_by_side(*results))
     return 0
 
 
@@ -205,6 +327,29 @@ def build_parser():
     )
     audit.add_argument("--json", metavar="FILE", default=None)
     audit.set_defaults(func=_cmd_audit)
+    fc = sub.add_parser(
+        "forecast",
+        help="forecast a fit's peak memory and disk, plain scikit-learn and skmemmap",
+    )
+    fc.add_argument(
+        "estimator",
+        help="an estimator expression with literal arguments and nested "
+        'constructors, e.g. "GridSearchCV(RandomForestClassifier(), '
+        "{'max_depth': [3, 5]}, cv=5, n_jobs=4)\"",
+    )
+    fc.add_argument(
+        "--shape",
+        required=True,
+        help="X's shape, N_SAMPLESxN_FEATURES, e.g. 1000000x400",
+    )
+    fc.add_argument("--dtype", default="float64", help="X's dtype (default: float64)")
+    fc.add_argument(
+        "--memmap",
+        action="store_true",
+        help="X will be a MemmapArray (skmemmap.memmap or load), not in memory",
+    )
+    fc.add_argument("--json", metavar="FILE", default=None)
+    fc.set_defaults(func=_cmd_forecast)
     info = sub.add_parser("info", help="versions, thread pools, folder and /dev/shm")
     info.add_argument("--folder", default=None)
     info.set_defaults(func=_cmd_info)

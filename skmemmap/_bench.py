@@ -43,9 +43,15 @@ import time
 
 import numpy as np
 
-from skmemmap._utils import run_module
+from skmemmap._utils import format_mb, run_module
 
-__all__ = ["main_bench", "plot_kfold", "plot_results", "run_bench"]
+__all__ = [
+    "main_bench",
+    "plot_kfold",
+    "plot_results",
+    "plot_time_memory",
+    "run_bench",
+]
 
 WORKLOADS = {
     "rf": "GridSearchCV(RandomForestClassifier), 2 candidates",
@@ -56,9 +62,18 @@ WORKLOADS = {
 }
 DEFAULT_WORKLOADS = ("rf", "logreg", "cvp")
 # Default: 80 MB float64 X, large enough that copies dwarf the interpreters'
-# noise; the whole bench (24 runs) takes a few minutes on 2 cores. --quick:
-# 16 MB and the smallest models, about 2 minutes.
+# noise; every workload at n_jobs 1 and 2 and 2, 5 and 10 folds (36 runs,
+# each also at BASELINE_ROWS rows), a quarter of an hour on 2 cores.
 DEFAULT_SHAPE = (50_000, 200)
+DEFAULT_N_JOBS = (1, 2)
+DEFAULT_FOLDS = (2, 5, 10)
+# --quick: the headline's search (README, doc/_static/headline.json) at the
+# headline's n_jobs=2 and 2 and 5 folds, on 15 MB: 8 fresh processes, about
+# a minute on 2 idle cores (each process spends ~5 s starting itself and
+# its two workers, whatever X is; a larger X would add its fits on top).
+QUICK_WORKLOADS = ("rf6",)
+QUICK_N_JOBS = (2,)
+QUICK_FOLDS = (2, 5)
 QUICK_SHAPE = (20_000, 100)
 # Sampling every 20 ms catches copies that live for a fraction of a fit.
 _INTERVAL = 0.02
@@ -291,8 +306,8 @@ def run_bench(
     n_features=None,
     quick=False,
     workloads=None,
-    n_jobs=(1, 2),
-    folds=(2, 5, 10),
+    n_jobs=None,
+    folds=None,
     folder=None,
     baseline_rows=BASELINE_ROWS,
     combos=None,
@@ -308,7 +323,9 @@ def run_bench(
     interpreters and the estimator's fixed buffers cancel out).
 
     ``combos``: ``(workload, n_jobs, folds)`` triples to run instead of
-    every combination of ``workloads``, ``n_jobs`` and ``folds``.
+    every combination of ``workloads``, ``n_jobs`` and ``folds``. Those left
+    None, and the size, are the full grid's, or with ``quick`` the headline's
+    search at ``n_jobs=2`` and 2 and 5 folds on a small X (``QUICK_*``).
 
     Returns a dict with ``x_nbytes``, ``shape``, ``runs`` (one dict each)
     and ``baseline_runs`` (the small runs, in the same order).
@@ -317,7 +334,9 @@ def run_bench(
     n_samples, n_features = n_samples or shape[0], n_features or shape[1]
     if combos is not None:
         workloads = list(dict.fromkeys(w for w, _, _ in combos))
-    workloads = list(workloads or DEFAULT_WORKLOADS)
+    workloads = list(workloads or (QUICK_WORKLOADS if quick else DEFAULT_WORKLOADS))
+    n_jobs = n_jobs or (QUICK_N_JOBS if quick else DEFAULT_N_JOBS)
+    folds = folds or (QUICK_FOLDS if quick else DEFAULT_FOLDS)
     for w in workloads:
         if w not in WORKLOADS:
             raise ValueError(
@@ -328,6 +347,23 @@ def run_bench(
     triples = combos or [(w, j, k) for w in workloads for j in n_jobs for k in folds]
     combos = [(w, j, k, m) for w, j, k in triples for m in ("plain", "skmemmap")]
     runs, small_runs = [], []
+    n_runs = len(combos) * (2 if baseline_rows else 1)
+    done = 0
+
+    def measure(spec, rows):
+        nonlocal done
+        result = _subprocess_run(spec, timeout)
+        done += 1
+        progress(
+            f"[{done:>{len(str(n_runs))}}/{n_runs}] {spec['workload']:<6} "
+            f"n_jobs={spec['n_jobs']} folds={spec['folds']} {spec['mode']:<8} "
+            f"{rows:>7,} rows: PSS {result['peak_bytes'] / 2**20:6.0f} MB, "
+            f"committed {committed(result) / 2**20:6.0f} MB, "
+            f"disk {result['disk_bytes'] / 2**20:5.0f} MB, "
+            f"{result['seconds']:6.1f} s ({time.perf_counter() - t0:4.0f} s so far)"
+        )
+        return result
+
     with tempfile.TemporaryDirectory(prefix="skmemmap-bench-", dir=folder) as tmp:
         t0 = time.perf_counter()
         x_path, y_path = _write_dataset(tmp, n_samples, n_features)
@@ -337,11 +373,15 @@ def run_bench(
             )
         x_nbytes = n_samples * n_features * 8
         progress(
-            f"Dataset: X {n_samples} x {n_features} float64 "
-            f"({x_nbytes / 2**20:.0f} MB), written in "
-            f"{time.perf_counter() - t0:.1f} s; {len(combos)} runs"
-            + (f", each also at {baseline_rows} rows" if baseline_rows else "")
-            + ", each in a fresh process"
+            f"Dataset: X {n_samples:,} x {n_features} float64 "
+            f"({format_mb(x_nbytes)}), written in "
+            f"{time.perf_counter() - t0:.1f} s; {n_runs} runs, each in a fresh "
+            f"process"
+            + (
+                f" ({len(combos)} at full size, each also at {baseline_rows:,} rows)"
+                if baseline_rows
+                else ""
+            )
         )
         for i in range(0, len(combos), 2):
             pair = combos[i : i + 2]
@@ -351,22 +391,14 @@ def run_bench(
                 for combo in pair:
                     spec = {**base, **dict(zip(keys, combo, strict=True))}
                     spec.update(x_path=small_x, y_path=small_y)
-                    small_runs.append(_subprocess_run(spec, timeout))
-            for n, (w, j, k, m) in enumerate(pair, i + 1):
-                spec = {**base, **dict(zip(keys, (w, j, k, m), strict=True))}
+                    small_runs.append(measure(spec, baseline_rows))
+            for n, combo in enumerate(pair, i):
+                spec = {**base, **dict(zip(keys, combo, strict=True))}
                 spec.update(x_path=x_path, y_path=y_path)
-                result = _subprocess_run(spec, timeout)
+                result = measure(spec, n_samples)
                 if baseline_rows:
-                    small = small_runs[n - 1]
-                    result["xprop"] = _x_proportional(result, small, x_nbytes)
+                    result["xprop"] = _x_proportional(result, small_runs[n], x_nbytes)
                 runs.append(result)
-                progress(
-                    f"[{n:>2}/{len(combos)}] {w:<6} n_jobs={j} folds={k} "
-                    f"{m:<8} PSS {result['peak_bytes'] / 2**20:7.0f} MB, "
-                    f"committed {result['peak_committed_bytes'] / 2**20:7.0f} MB, "
-                    f"disk {result['disk_bytes'] / 2**20:6.0f} MB "
-                    f"{result['seconds']:6.1f} s"
-                )
     return {
         "shape": [n_samples, n_features],
         "x_nbytes": x_nbytes,
@@ -416,10 +448,23 @@ def noise_bytes(x_nbytes):
 
 
 def ratio_text(num, den, noise, width=6, digits=1):
-    """``num / den`` formatted, or "-" where ``den`` is noise or missing."""
-    if num is None or den is None or den < noise:
+    """``num / den`` formatted. Where ``den`` is under ``noise``, only a bound
+    is known: ``">r"`` with ``r = num / noise`` (the ratio is at least that),
+    or "-" if ``num`` is noise too (or either is missing)."""
+    if num is None or den is None:
         return f"{'-':>{width}}"
+    if den < noise:
+        bound = f">{num / noise:.{digits}f}" if num > noise else "-"
+        return f"{bound:>{width}}"
     return f"{num / den:>{width}.{digits}f}"
+
+
+def _ratio_note(noise):
+    return (
+        f"Ratios divide plain by skmemmap; where skmemmap's figure is under "
+        f"{noise} (noise), '>r' says the ratio is at least r (plain's figure "
+        f"over {noise}), and '-' that plain's is noise too."
+    )
 
 
 def _mb(value, width=6):
@@ -474,8 +519,7 @@ def format_table(results):
         f"nothing there, skmemmap's and plain n_jobs=1, count anonymous memory "
         f"only). disk: skmemmap's "
         f"sibling and gather files at the end of "
-        f"the run. Ratios divide plain by skmemmap; '-' where skmemmap's figure "
-        f"is under {noise / 2**20:.0f} MB (noise). Time in seconds."
+        f"the run. {_ratio_note(f'{noise / 2**20:.0f} MB')} Time in seconds."
     )
     if any("xprop" in s for _, _, s in pairs):
         lines += ["", _format_xprop(results, pairs)]
@@ -503,10 +547,9 @@ def _format_xprop(results, pairs):
             f"{ratio_text(committed(p, True), committed(s, True), noise)}"
         )
     lines.append(
-        f"X-proportional: the run at full size minus the same run at {rows} rows, "
+        f"X-proportional: the run at full size minus the same run at {rows:,} rows, "
         f"in copies of X (worker interpreters and fixed buffers cancel out). "
-        f"Ratios divide plain by skmemmap; '-' where skmemmap's figure is under "
-        f"{noise:.2f} X (noise)."
+        f"{_ratio_note(f'{noise:.2f} X')}"
     )
     return "\n".join(lines)
 
@@ -518,9 +561,7 @@ def _import_pyplot():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError(
-            "--plot needs matplotlib: pip install matplotlib (or skmemmap[bench])"
-        ) from exc
+        raise ImportError("--plot needs matplotlib: pip install matplotlib") from exc
     return plt
 
 
@@ -534,47 +575,134 @@ def _measure(run, key, x_nbytes):
     return run[key] / x_nbytes
 
 
+# One colour per side in every figure: plain scikit-learn red, skmemmap blue.
+COLORS = {"plain": "#c0504d", "skmemmap": "#4f81bd"}
+_PANELS = (
+    ("peak_committed_bytes", "committed (anonymous + /dev/shm)"),
+    ("peak_bytes", "PSS (shared file pages counted once)"),
+)
+
+
+def _what(results, pairs):
+    xprop = all("xprop" in s for _, _, s in pairs)
+    what = (
+        f"X-proportional (full size minus {results.get('baseline_rows'):,} rows)"
+        if xprop
+        else "above the start"
+    )
+    n, p = results["shape"]
+    return what, f"X = {n:,} x {p} float64 ({format_mb(results['x_nbytes'])})"
+
+
+def _marker(n_jobs):
+    """Sequential runs are circles, parallel ones squares."""
+    return "o" if n_jobs == 1 else "s"
+
+
+def _draw_time_memory(ax, results, pairs, key, name):
+    """Wall time against peak memory (copies of X): a point per run, an arrow
+    from plain to skmemmap per configuration. Returns the legend's handles."""
+    from matplotlib.lines import Line2D
+
+    x_nbytes = results["x_nbytes"]
+    several = len({w for (w, _, _), _, _ in pairs}) > 1
+    xs_all = []
+    for (w, j, k), p, s in pairs:
+        xp, xs = _measure(p, key, x_nbytes), _measure(s, key, x_nbytes)
+        tp, ts = p["seconds"], s["seconds"]
+        xs_all += [xp, xs]
+        ax.annotate(
+            "",
+            xy=(xs, ts),
+            xytext=(xp, tp),
+            arrowprops={"arrowstyle": "->", "color": "0.45", "shrinkA": 6},
+        )
+        for mode, x, t in (("plain", xp, tp), ("skmemmap", xs, ts)):
+            ax.plot(x, t, _marker(j), color=COLORS[mode], ms=8, zorder=3)
+        ax.annotate(
+            f"{w}, " * several + f"{k} folds, n_jobs={j}",
+            (xp, tp),
+            xytext=(7, 3),
+            textcoords="offset points",
+            fontsize=7,
+        )
+    times = [r["seconds"] for _, p, s in pairs for r in (p, s)]
+    if max(times) > 20 * max(min(times), 1e-3):
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, 1.15 * max(times))
+    # room on the right for the labels of the rightmost points
+    ax.set_xlim(min(0.0, *xs_all) - 0.05, 1.4 * max(0.1, *xs_all))
+    ax.set_xlabel(f"peak {name}\n(copies of X)")
+    ax.set_ylabel("wall time (s)")
+    ax.grid(alpha=0.3)
+    handles = [
+        Line2D([], [], ls="", marker="o", color=COLORS[mode], label=label)
+        for mode, label in (("plain", "plain scikit-learn"), ("skmemmap", "skmemmap"))
+    ]
+    for j in sorted({j for (_, j, _), _, _ in pairs}):
+        label = f"{'sequential' if j == 1 else 'parallel'}, n_jobs={j}"
+        handles.append(
+            Line2D([], [], ls="", marker=_marker(j), color="0.5", label=label)
+        )
+    return handles
+
+
+def plot_time_memory(results, path, title=None):
+    """Wall time against peak memory, committed and PSS: a point per run
+    (plain red, skmemmap blue), an arrow from plain to skmemmap for every
+    (workload, n_jobs, folds). ``title`` defaults to the workload's name."""
+    plt = _import_pyplot()
+    pairs = _pairs(results)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+    for ax, (key, name) in zip(axes, _PANELS, strict=True):
+        handles = _draw_time_memory(ax, results, pairs, key, name)
+    if title is None:
+        workloads = {w for (w, _, _), _, _ in pairs}
+        title = "Wall time against peak extra memory"
+        if len(workloads) == 1:
+            title = f"{WORKLOADS[workloads.pop()]}: {title[0].lower()}{title[1:]}"
+    what, x = _what(results, pairs)
+    fig.suptitle(f"{title}\n{x}; memory {what}", fontsize=10)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_results(results, path):
-    """Peak memory in copies of X, plain against skmemmap, for every
-    (workload, n_jobs, folds): committed memory and PSS, with a 1 x X line."""
+    """Every run: wall time against peak memory (committed and PSS, with an
+    arrow from plain to skmemmap for each configuration), then the peaks in
+    copies of X as bars, plain against skmemmap, with a 1 x X line."""
     plt = _import_pyplot()
     x_nbytes = results["x_nbytes"]
     pairs = _pairs(results)
-    xprop = all("xprop" in s for _, _, s in pairs)
     labels = [f"{w}\nj={j} k={k}" for (w, j, k), _, _ in pairs]
     pos = np.arange(len(pairs))
-    fig, axes = plt.subplots(
-        2, 1, figsize=(max(7, 0.55 * len(pairs) + 2), 7), sharex=True
-    )
-    for ax, key, name in (
-        (axes[0], "peak_committed_bytes", "committed (anonymous + /dev/shm)"),
-        (axes[1], "peak_bytes", "PSS (shared file pages counted once)"),
-    ):
-        for shift, mode, color in (
-            (-0.2, "plain", "#c0504d"),
-            (0.2, "skmemmap", "#4f81bd"),
-        ):
+    fig = plt.figure(figsize=(max(10, 0.55 * len(pairs) + 2), 11.5))
+    grid = fig.add_gridspec(3, 2, height_ratios=(1.25, 1, 1))
+    for col, (key, name) in enumerate(_PANELS):
+        ax = fig.add_subplot(grid[0, col])
+        handles = _draw_time_memory(ax, results, pairs, key, name)
+    ax.legend(handles=handles, fontsize=7, frameon=False)
+    bars = [fig.add_subplot(grid[1, :])]
+    bars.append(fig.add_subplot(grid[2, :], sharex=bars[0]))
+    for ax, (key, name) in zip(bars, _PANELS, strict=True):
+        for shift, mode in ((-0.2, "plain"), (0.2, "skmemmap")):
             values = [
                 _measure(p if mode == "plain" else s, key, x_nbytes)
                 for _, p, s in pairs
             ]
-            ax.bar(pos + shift, values, 0.4, label=f"{mode}", color=color)
+            ax.bar(pos + shift, values, 0.4, label=mode, color=COLORS[mode])
         ax.axhline(1.0, color="black", lw=0.8, ls="--", label="1 x X (one copy of X)")
-        ax.set_ylabel(f"{name}\ncopies of X")
+        ax.set_ylabel(f"peak {name.split(' (')[0]}\ncopies of X")
         ax.grid(axis="y", alpha=0.3)
-    what = (
-        f"X-proportional (full size minus {results.get('baseline_rows')} rows)"
-        if xprop
-        else "above the start"
-    )
-    axes[0].set_title(
-        f"Peak extra memory, {what}\nX = {results['shape'][0]:,} x "
-        f"{results['shape'][1]} float64 ({x_nbytes / 2**20:.0f} MB)",
-        fontsize=10,
-    )
-    axes[0].legend(loc="lower left", bbox_to_anchor=(0, 1.12), ncol=3, frameon=False)
-    axes[1].set_xticks(pos, labels, fontsize=7)
-    axes[1].set_xlabel("workload, n_jobs (j) and folds (k)")
+    what, x = _what(results, pairs)
+    fig.suptitle(f"Peak extra memory, {what}, and wall time\n{x}", fontsize=10)
+    bars[0].legend(loc="upper left", ncol=3, frameon=False, fontsize=8)
+    bars[0].tick_params(labelbottom=False)
+    bars[1].set_xticks(pos, labels, fontsize=7)
+    bars[1].set_xlabel("workload, n_jobs (j) and folds (k)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -597,10 +725,8 @@ def plot_kfold(results, path, workload=None, n_jobs=None):
         ("peak_committed_bytes", "committed", "-"),
         ("peak_bytes", "PSS", ":"),
     ):
-        for mode, color, marker in (
-            ("plain", "#c0504d", "o"),
-            ("skmemmap", "#4f81bd", "s"),
-        ):
+        for mode, marker in (("plain", "o"), ("skmemmap", "s")):
+            color = COLORS[mode]
             ys = [
                 _measure(p if mode == "plain" else s, key, x_nbytes) for _, p, s in sel
             ]
@@ -612,7 +738,9 @@ def plot_kfold(results, path, workload=None, n_jobs=None):
     ax1.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     disk = [s["disk_bytes"] / x_nbytes for _, _, s in sel]
     bound = [s.get("disk_bound_bytes", 0) / x_nbytes for _, _, s in sel]
-    ax2.plot(ks, disk, "-s", color="#4f81bd", label="skmemmap files (measured)")
+    ax2.plot(
+        ks, disk, "-s", color=COLORS["skmemmap"], label="skmemmap files (measured)"
+    )
     ax2.plot(ks, bound, "--", color="black", label="bound (k-2)(k-1)/k Xc + Xc")
     ax2.set_xlabel("folds k")
     ax2.set_ylabel("disk (copies of the float64 X)")
@@ -626,19 +754,48 @@ def plot_kfold(results, path, workload=None, n_jobs=None):
     plt.close(fig)
 
 
+def _listed(values):
+    return ",".join(str(v) for v in values)
+
+
 def add_arguments(parser):
     parser.add_argument(
-        "--quick", action="store_true", help="small data and models (about 1-2 minutes)"
+        "--quick",
+        action="store_true",
+        help=f"the headline's search only ({_listed(QUICK_WORKLOADS)}, n_jobs "
+        f"{_listed(QUICK_N_JOBS)}, folds {_listed(QUICK_FOLDS)}), on "
+        f"{QUICK_SHAPE[0]:,} x {QUICK_SHAPE[1]}: about a minute on 2 cores",
     )
-    parser.add_argument("--n-samples", type=int, default=None)
-    parser.add_argument("--n-features", type=int, default=None)
+    parser.add_argument(
+        "--n-samples",
+        type=int,
+        default=None,
+        help=f"default {DEFAULT_SHAPE[0]:,} ({QUICK_SHAPE[0]:,} with --quick)",
+    )
+    parser.add_argument(
+        "--n-features",
+        type=int,
+        default=None,
+        help=f"default {DEFAULT_SHAPE[1]} ({QUICK_SHAPE[1]} with --quick)",
+    )
     parser.add_argument(
         "--workloads",
-        default=",".join(DEFAULT_WORKLOADS),
-        help=f"comma-separated, from {','.join(WORKLOADS)}",
+        default=None,
+        help=f"comma-separated, from {','.join(WORKLOADS)} (default "
+        f"{_listed(DEFAULT_WORKLOADS)}; {_listed(QUICK_WORKLOADS)} with --quick)",
     )
-    parser.add_argument("--n-jobs", default="1,2", help="comma-separated n_jobs values")
-    parser.add_argument("--folds", default="2,5,10", help="comma-separated fold counts")
+    parser.add_argument(
+        "--n-jobs",
+        default=None,
+        help=f"comma-separated n_jobs values (default {_listed(DEFAULT_N_JOBS)}; "
+        f"{_listed(QUICK_N_JOBS)} with --quick)",
+    )
+    parser.add_argument(
+        "--folds",
+        default=None,
+        help=f"comma-separated fold counts (default {_listed(DEFAULT_FOLDS)}; "
+        f"{_listed(QUICK_FOLDS)} with --quick)",
+    )
     parser.add_argument(
         "--baseline-rows",
         type=int,
@@ -650,7 +807,8 @@ def add_arguments(parser):
         "--plot",
         metavar="FILE.png",
         default=None,
-        help="peak memory in copies of X, plain against skmemmap, every run",
+        help="wall time against peak memory (an arrow from plain to skmemmap "
+        "per configuration), and peak memory in copies of X as bars",
     )
     parser.add_argument(
         "--plot-folds",
@@ -699,9 +857,11 @@ def main_bench(args):
         n_samples=args.n_samples,
         n_features=args.n_features,
         quick=args.quick,
-        workloads=[w.strip() for w in args.workloads.split(",") if w.strip()],
-        n_jobs=_int_list(args.n_jobs, "n-jobs"),
-        folds=_int_list(args.folds, "folds"),
+        workloads=None
+        if args.workloads is None
+        else [w.strip() for w in args.workloads.split(",") if w.strip()],
+        n_jobs=None if args.n_jobs is None else _int_list(args.n_jobs, "n-jobs"),
+        folds=None if args.folds is None else _int_list(args.folds, "folds"),
         folder=args.folder,
         baseline_rows=max(0, args.baseline_rows),
         progress=progress,

@@ -1,10 +1,12 @@
 """MemmapEstimator: give the wrapped estimator X in its no-copy layout."""
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import inspect
 import itertools
+import re
 import sys
 import types
 
@@ -40,6 +42,7 @@ from skmemmap._array import (
 )
 from skmemmap._chunked import check_aligned, is_chunked
 from skmemmap._convert import as_layout, is_frame
+from skmemmap._forecast import check_budget, parse_budget
 from skmemmap._layout import Layout, layout_for, own_copy_info
 from skmemmap._layout import _registry as _layout_registry
 from skmemmap._resources import warn_if_bigger_than_memory
@@ -98,6 +101,32 @@ def _estimator_has(attr):
         return True
 
     return check
+
+
+# scikit-learn before 1.8 builds the scorer of scoring=None from a search's
+# estimator's *own* score request (metrics/_scorer.py, _PassthroughScorer),
+# not from a meta-estimator's routing: a search of a wrapper would then score
+# without sample_weight where the bare estimator's search weights it.
+_SKLEARN_BEFORE_1_8 = tuple(
+    int(n) for n in re.match(r"(\d+)\.(\d+)", sklearn.__version__).groups()
+) < (1, 8)
+
+
+def _mirror_score_request(cls):
+    """On scikit-learn < 1.8, give ``cls`` (a wrapper routing ``score`` to its
+    ``estimator``) the wrapped estimator's score request as its own."""
+    if not _SKLEARN_BEFORE_1_8:
+        return cls
+
+    def _metadata_request(self):
+        requests = self._get_default_requests()
+        inner = getattr(self.estimator, "_get_metadata_request", None)
+        if inner is not None:
+            requests.score = copy.deepcopy(inner().score)
+        return requests
+
+    cls._metadata_request = property(_metadata_request)
+    return cls
 
 
 # Estimators whose n_jobs runs threads, not processes: they never hand X to
@@ -248,6 +277,13 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
     blas_threads : int, default=None
         If set, limits BLAS and OpenMP threads to this number during fit and
         predict (with threadpoolctl).
+    max_memory : int, str or None, default=None
+        A budget for the peak memory of ``fit``: bytes, a string such as
+        ``"8GB"`` or ``"500MB"``, or ``"auto"`` for the memory this process
+        may use (the cgroup limit or ``MemAvailable``). When
+        :func:`~skmemmap.forecast` says the fit would exceed it, ``fit``
+        raises :class:`~skmemmap.MemoryBudgetError` before anything is fit
+        or written, naming the changes that would fit. ``None``: no budget.
 
     Attributes
     ----------
@@ -292,6 +328,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         max_nbytes="1M",
         on_copy="warn",
         blas_threads=None,
+        max_memory=None,
     ):
         self.estimator = estimator
         self.layout = layout
@@ -299,6 +336,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         self.max_nbytes = max_nbytes
         self.on_copy = on_copy
         self.blas_threads = blas_threads
+        self.max_memory = max_memory
 
     # -- parameters, tags, routing ---------------------------------------------
     def _check_params(self):
@@ -326,6 +364,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                 f"{self.blas_threads!r}."
             )
         parse_nbytes(self.max_nbytes, "max_nbytes")
+        if self.max_memory != "auto":
+            parse_budget(self.max_memory)
 
     def _resolved_layout(self):
         return layout_for(self.estimator) if self.layout == "auto" else self.layout
@@ -679,6 +719,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _fit_start(self, X):
+        if self.max_memory is not None and not self._in_worker() and not in_cv_fold():
+            check_budget(self, X, max_memory=self.max_memory)  # before any write
         if not self._in_worker():
             # The call's scope opens before any worker logs a copy.
             begin_call(trace=dispatching())
@@ -1099,6 +1141,7 @@ class _FitSignature:
 
 
 MemmapEstimator.fit = _FitSignature(MemmapEstimator.fit)
+_mirror_score_request(MemmapEstimator)
 
 
 def own_copy_event(estimator, shape, dtype, given=None):

@@ -726,18 +726,10 @@ def layout_for(estimator):
             f"estimator must be a scikit-learn estimator or estimator class, got "
             f"{estimator!r}."
         )
-    if isinstance(estimator, type):
-        cls = reader = estimator
-    else:
-        reader, explicit = _reader_of_x(estimator)
-        if explicit is not None:
-            return explicit
-        cls = type(reader)
-    layout = _lookup(_BUILTIN, cls, _registry)
-    if callable(layout):  # it depends on the estimator's parameters
-        layout = layout(_params_of(reader))
+    layout = known_layout(estimator)
     if layout is not None:
         return layout
+    cls = _cls(_x_reader(estimator))
     name = cls.__name__
     # audit() fits a clone of an instance: name one the user can write
     instance = f"{name}()" if _constructible(cls) else f"your {name}(...)"
@@ -754,6 +746,21 @@ def layout_for(estimator):
         )
     )
     return _KEEP
+
+
+def known_layout(estimator):
+    """:func:`layout_for` without its LayoutWarning: None when the registry
+    does not know the estimator that reads X."""
+    if isinstance(estimator, type):
+        reader = estimator
+    else:
+        reader, explicit = _reader_of_x(estimator)
+        if explicit is not None:
+            return explicit
+    layout = _lookup(_BUILTIN, _cls(reader), _registry)
+    if callable(layout):  # it depends on the estimator's parameters
+        layout = layout(_params_of(reader))
+    return layout
 
 
 @dataclasses.dataclass(frozen=True)

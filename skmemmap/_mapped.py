@@ -341,6 +341,12 @@ class _MappedFile:
         return arr
 
 
+# Called as hook(cache_folder, family) before a family's files are removed:
+# the copy signal reads the family's copy log while a call or a copy report
+# that may count its copies is open (skmemmap._signal.calls).
+RELEASE_HOOKS = []
+
+
 def _release(owned_path, cache_folder, family, pid):
     """Remove an owned file and, for a root, the files derived from it."""
     if os.getpid() != pid:  # a forked child never removes its parent's files
@@ -349,6 +355,9 @@ def _release(owned_path, cache_folder, family, pid):
         with contextlib.suppress(OSError):
             os.unlink(owned_path)
     if family is not None and cache_folder and _owns_folder(cache_folder, pid):
+        for hook in RELEASE_HOOKS:
+            with contextlib.suppress(Exception):  # a finalizer must not raise
+                hook(cache_folder, family)
         try:
             entries = list(os.scandir(cache_folder))
         except OSError:

@@ -56,6 +56,7 @@ from skmemmap._estimator import (
     MemmapEstimator,
     _estimator_has,
     _FitSignature,
+    _mirror_score_request,
     _output_follows_set_output,
     concatenate_rows,
     inherit_tags,
@@ -1014,6 +1015,7 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
 
 
 StreamingEstimator.fit = _FitSignature(StreamingEstimator.fit, method="partial_fit")
+_mirror_score_request(StreamingEstimator)
 
 
 def _score_kind(final):

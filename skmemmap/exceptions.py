@@ -11,6 +11,7 @@ __all__ = [
     "CopyWarning",
     "FileMismatchError",
     "LayoutWarning",
+    "MemoryBudgetError",
     "NotEnoughDiskSpaceError",
     "TemporaryFileWarning",
 ]
@@ -98,6 +99,33 @@ class LayoutWarning(UserWarning):
     ...     layout = layout_for(MyModel())
     >>> caught[0].category is LayoutWarning, layout.keeps_input
     (True, True)
+    """
+
+
+class MemoryBudgetError(MemoryError):
+    """The forecast peak memory of a fit exceeds ``max_memory``.
+
+    Raised by :class:`~skmemmap.MemmapEstimator` before anything is fit or
+    written, when :func:`skmemmap.forecast` says the fit would need more than
+    its ``max_memory``. The first line gives the forecast and the budget; the
+    next lines the changes that would fit, each with its forecast. Nothing is
+    changed for you: pick one. It is a :class:`MemoryError`.
+
+    Examples
+    --------
+    >>> import numpy as np, skmemmap
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> search = GridSearchCV(RandomForestClassifier(max_depth=4),
+    ...                       {"max_features": [0.5, 1.0]}, cv=5)
+    >>> model = skmemmap.MemmapEstimator(search, max_memory="1MB")
+    >>> X, y = np.zeros((20_000, 20)), np.arange(20_000) % 2
+    >>> try:
+    ...     model.fit(X, y)
+    ... except skmemmap.MemoryBudgetError as exc:
+    ...     print(str(exc).splitlines()[0])  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    MemmapEstimator(GridSearchCV(RandomForestClassifier)) would need about ... MB
+    at its peak, over max_memory=1 MB; nothing was fit.
     """
 
 

@@ -33,6 +33,19 @@ def run(name, timeout=240):
     ``warnings`` is a list of dicts: ``filename``, ``lineno``, ``category``,
     ``message`` (all its lines) and ``first_line``.
     """
+    proc = run_script(WORKFLOWS / f"{name}.py", timeout=timeout)
+    return proc.returncode, proc.stderr, proc.warnings
+
+
+def run_script(path, timeout=240):
+    """Run the user's script ``path`` with ``python`` from its own folder.
+
+    Returns the completed process, with the script's folder taken out of
+    its standard error (Python prints the script's absolute path; the user
+    typed its name) and the warnings found there as ``warnings`` (see
+    :func:`run`).
+    """
+    path = Path(path)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), env.get("PYTHONPATH")) if p
@@ -41,17 +54,17 @@ def run(name, timeout=240):
     with tempfile.TemporaryDirectory() as folder:
         env["SKMEMMAP_FOLDER"] = folder
         proc = subprocess.run(
-            [sys.executable, f"{name}.py"],
-            cwd=WORKFLOWS,
+            [sys.executable, path.name],
+            cwd=path.parent,
             env=env,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
-    # Python prints the script's absolute path; the user typed its name.
-    stderr = proc.stderr.replace(f"{WORKFLOWS}{os.sep}", "")
-    return proc.returncode, stderr, parse(stderr)
+    proc.stderr = proc.stderr.replace(f"{path.parent}{os.sep}", "")
+    proc.warnings = parse(proc.stderr)
+    return proc
 
 
 def parse(stderr):

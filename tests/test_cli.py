@@ -5,8 +5,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from skmemmap import _bench
 from skmemmap.__main__ import _build_estimator
 from skmemmap._bench import format_table
 
@@ -105,6 +107,8 @@ def test_bench_small(tmp_path):
         "1",
         "--folds",
         "2",
+        "--baseline-rows",
+        "0",
         "--json",
         str(out_json),
         "--plot",
@@ -112,12 +116,63 @@ def test_bench_small(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "logreg" in proc.stdout and "plain / skmemmap" in proc.stdout
-    assert "[ 2/2] logreg n_jobs=1 folds=2 skmemmap" in proc.stderr  # progress
+    # progress, one line per run
+    assert proc.stderr.startswith("Dataset: X 3,000 x 20 float64 (0.46 MB)")
+    assert "[2/2] logreg n_jobs=1 folds=2 skmemmap   3,000 rows: PSS" in proc.stderr
     results = json.loads(out_json.read_text())
     assert [r["mode"] for r in results["runs"]] == ["plain", "skmemmap"]
     plain, mapped = results["runs"]
     assert plain["score"] == pytest.approx(mapped["score"])
     assert out_png.stat().st_size > 10_000
+
+
+def _fake_run(spec, timeout):
+    """What a run in a fresh process returns, made up: plain copies X 3
+    times, skmemmap not at all, each in 10 s (both have 2 MB of fixed costs)."""
+    x_nbytes = np.load(spec["x_path"], mmap_mode="r").nbytes
+    extra = 3 * x_nbytes if spec["mode"] == "plain" else 0
+    peak = 2 * 2**20 + extra
+    return {
+        **{k: spec[k] for k in ("workload", "mode", "n_jobs", "folds")},
+        "metric": "pss",
+        "peak_bytes": peak,
+        "peak_committed_bytes": peak,
+        "peak_anon_bytes": peak,
+        "disk_bytes": 0,
+        "seconds": 10.0,
+    }
+
+
+def test_bench_quick_runs_the_headlines_search(tmp_path, monkeypatch):
+    monkeypatch.setattr(_bench, "_subprocess_run", _fake_run)
+    lines = []
+    results = _bench.run_bench(quick=True, progress=lines.append)
+    # The README headline's search, n_jobs=2, 2 and 5 folds, plain then
+    # skmemmap, each also at 1,000 rows: 8 fresh processes.
+    assert [
+        (r["workload"], r["n_jobs"], r["folds"], r["mode"]) for r in results["runs"]
+    ] == [
+        ("rf6", 2, 2, "plain"),
+        ("rf6", 2, 2, "skmemmap"),
+        ("rf6", 2, 5, "plain"),
+        ("rf6", 2, 5, "skmemmap"),
+    ]
+    assert lines[0].startswith("Dataset: X 20,000 x 100 float64 (15 MB)")
+    assert [line[:42] for line in lines[1:3]] == [
+        "[1/8] rf6    n_jobs=2 folds=2 plain      1",
+        "[2/8] rf6    n_jobs=2 folds=2 skmemmap   1",
+    ]
+    assert lines[-1].startswith("[8/8] rf6    n_jobs=2 folds=5 skmemmap  20,000 rows")
+    # X-proportional: full size minus 1,000 rows, over X (the fixed 2 MB cancel)
+    plain_x = 3 * (1 - 1000 / 20_000)
+    assert results["runs"][0]["xprop"]["peak_committed_bytes"] == pytest.approx(plain_x)
+    assert results["runs"][1]["xprop"]["peak_committed_bytes"] == 0
+    # skmemmap's 0 is under the noise floor (8 MB, 0.52 X): the ratio is a bound
+    table = _bench.format_table(results)
+    assert "|   2.9   2.85 |   0.0   0.00   0.0 |   >5.4   >5.4" in table
+    _bench.plot_results(results, tmp_path / "all.png")
+    _bench.plot_time_memory(results, tmp_path / "time.png")
+    assert (tmp_path / "time.png").stat().st_size > 10_000
 
 
 def test_bench_rejects_bad_arguments():

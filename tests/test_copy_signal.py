@@ -9,17 +9,20 @@ import gc
 import json
 import multiprocessing
 import os
+import sys
+import textwrap
 import warnings
 
 import numpy as np
 import pytest
 from _helpers import folder_files
-from _workflows import DOC_OUTPUT, names, run, transcript
+from _workflows import DOC_OUTPUT, names, run, run_script, transcript
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, KFold
 
 import skmemmap
 from skmemmap import ContiguousKFold, CopyWarning, MemmapEstimator, _signal
+from skmemmap._signal import calls as signal_calls
 from skmemmap._signal import log as signal_log
 from skmemmap._signal.events import CopyEvent
 
@@ -69,6 +72,94 @@ def test_workflow_warnings_are_few_short_and_at_the_users_line(name):
     assert not stderr or stderr.startswith(f"{name}.py:"), stderr
     # "Reading copy warnings" shows this very output.
     assert (DOC_OUTPUT / f"{name}.txt").read_text() == transcript(name, stderr)
+
+
+def _user_script(tmp_path, name, source):
+    """Run ``source`` as the user's script ``<name>.py`` in a fresh process."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source).lstrip())
+    proc = run_script(path)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_a_call_that_ends_without_warning_leaves_no_scope_behind(tmp_path):
+    # A call that raised, or that copied nothing, has ended: the next call's
+    # warning is about that next call, at its line.
+    proc = _user_script(
+        tmp_path,
+        "after_an_error",
+        """
+        import numpy as np
+        from sklearn.linear_model import Ridge
+        import skmemmap
+
+        X = skmemmap.memmap(np.random.default_rng(0).standard_normal((20_000, 20)))
+        y = np.asarray(X[:, 0])
+        try:
+            skmemmap.MemmapEstimator(Ridge(), on_copy="raise").fit(X, y)
+        except skmemmap.CopyError:
+            print("raised")
+        skmemmap.MemmapEstimator(Ridge()).fit(X, y)
+        skmemmap.MemmapEstimator(Ridge(), on_copy="ignore").fit(X, y)
+        skmemmap.MemmapEstimator(Ridge()).fit(X, y)
+        """,
+    )
+    assert proc.stdout == "raised\n"
+    got = [(w["filename"], w["lineno"], w["first_line"][:30]) for w in proc.warnings]
+    own = "Ridge makes its own copies of "
+    assert got == [("after_an_error.py", 11, own), ("after_an_error.py", 13, own)]
+
+
+def test_a_report_records_copies_of_an_array_made_inside_the_call(tmp_path):
+    # The array mapped inside the call is gone when the block ends, and its
+    # copy log with it: the report has read the log before.
+    proc = _user_script(
+        tmp_path,
+        "report_inside",
+        """
+        import numpy as np
+        from sklearn.linear_model import Ridge
+        from sklearn.model_selection import GridSearchCV, KFold
+        import skmemmap
+
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((20_000, 20))
+        y = X @ rng.standard_normal(20)
+        plain = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=KFold(5), n_jobs=2)
+        wrapped = GridSearchCV(
+            skmemmap.MemmapEstimator(Ridge()),
+            {"estimator__alpha": [0.1, 1.0]},
+            cv=skmemmap.ContiguousKFold(5),
+            n_jobs=2,
+        )
+        for search in (plain, wrapped):
+            with skmemmap.copy_report() as inside:
+                search.fit(skmemmap.memmap(X), y)
+            X_mm = skmemmap.memmap(X)
+            with skmemmap.copy_report(warn=False) as before:
+                search.fit(X_mm, y)
+            print(inside.counts, before.counts, inside.nbytes == before.nbytes)
+        """,
+    )
+    plain, wrapped = proc.stdout.splitlines()
+    assert plain == "{'rows': 3} {'rows': 3} True"
+    assert wrapped == (
+        "{'ContiguousKFold/middle-folds': 3, 'Ridge/own': 11} "
+        "{'ContiguousKFold/middle-folds': 3, 'Ridge/own': 11} True"
+    )
+    got = [(w["lineno"], w["first_line"][:20]) for w in proc.warnings]
+    # Copies only the workers made (the plain search's) are warned about when
+    # the block ends, at its "with" line; a search of a MemmapEstimator warns
+    # when it returns, at its line.
+    assert got[0] == (17, "Non-contiguous rows ")
+    assert got[1:] == [
+        (18, "ContiguousKFold(5) c"),
+        (18, "Ridge makes its own "),
+        (21, "ContiguousKFold(5) c"),
+        (21, "Ridge makes its own "),
+    ]
+    assert {w["filename"] for w in proc.warnings} == {"report_inside.py"}
 
 
 # -- in this process --------------------------------------------------------------
@@ -246,6 +337,39 @@ def test_reset_clears_the_one_state(folder):
     assert _signal.STATE.reports == [report]
     _signal.reset()
     assert _signal.STATE.reports == [] and _signal.STATE.scopes == {}
+
+
+def _fit_twice_after_an_error(X, y):
+    """A strict fit that raises, then a fit that warns: the warning's line."""
+    with pytest.raises(skmemmap.CopyError):
+        MemmapEstimator(Ridge(), on_copy="raise").fit(X, y)
+    with pytest.warns(CopyWarning, match="^Ridge makes its own copies") as rec:
+        MemmapEstimator(Ridge()).fit(X, y)
+    return rec[0].filename, rec[0].lineno
+
+
+def test_the_end_of_call_hooks_leave_nothing_behind(folder):
+    X = skmemmap.memmap(np.arange(40.0).reshape(20, 2))
+    line = _fit_twice_after_an_error.__code__.co_firstlineno + 5
+    tracer = sys.gettrace()
+    with skmemmap.config_context(warn_nbytes=0):
+        assert _fit_twice_after_an_error(X, X[:, 0]) == (__file__, line)
+    assert sys.gettrace() is tracer and _signal.STATE.scopes == {}
+    if sys.version_info < (3, 12):
+        return
+    # sys.monitoring: no tool id, event or callback left
+    assert signal_calls._MONITOR.tool is None
+    assert all(sys.monitoring.get_tool(t) is None for t in range(6))
+    # Another tool holds the ids skmemmap would take: the trace hook stands in.
+    for tool in signal_calls._MONITOR.TOOL_IDS:
+        sys.monitoring.use_tool_id(tool, "another tool")
+    try:
+        with skmemmap.config_context(warn_nbytes=0):
+            assert _fit_twice_after_an_error(X, X[:, 0]) == (__file__, line)
+        assert sys.gettrace() is tracer and signal_calls._MONITOR.tool is None
+    finally:
+        for tool in signal_calls._MONITOR.TOOL_IDS:
+            sys.monitoring.free_tool_id(tool)
 
 
 # -- the log ------------------------------------------------------------------------

@@ -333,7 +333,12 @@ def test_the_incremental_table_lists_scikit_learns_partial_fit_estimators():
             and name != "HashingVectorizer"
         }
     listed = {name for names in _INCREMENTAL.values() for name in names}
-    assert listed == found
+    assert listed <= found  # every name suggested exists, with partial_fit
+    # PassiveAggressive* are deprecated from scikit-learn 1.8, not suggested.
+    assert found - listed <= {
+        "PassiveAggressiveClassifier",
+        "PassiveAggressiveRegressor",
+    }
 
 
 def test_predict_and_transform_stream_and_return_plain_arrays(chunks):

@@ -17,6 +17,13 @@ is what the data costs). Data: ``doc/_static/fig_njobs.json``.
 ``audit``: :func:`skmemmap.audit` of a dozen common estimators in the four
 layouts float64/float32 x C/F; the extra memory of ``fit`` as a multiple of X
 in the layout it was given. Data: ``doc/_static/fig_audit_heatmap.json``.
+
+``fig_time_memory`` (the landing page's figure) is drawn from the run that
+measured the headline number, ``python benchmarks/kfold_memory.py`` (which
+writes ``doc/_static/kfold_memory.json`` and ``headline.json`` together):
+wall time against peak memory, a point per run, an arrow from plain
+scikit-learn to skmemmap per configuration
+(``skmemmap._bench.plot_time_memory``, what ``bench --plot`` draws too).
 """
 
 import json
@@ -27,7 +34,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 STATIC = os.path.join(os.path.dirname(HERE), "_static")
 NJOBS_JSON = os.path.join(STATIC, "fig_njobs.json")
 AUDIT_JSON = os.path.join(STATIC, "fig_audit_heatmap.json")
-FIGURES = ("fig_njobs", "fig_audit_heatmap")
 
 # 160 MB float64: large enough that a copy of X dwarfs the monitor's noise
 # (a few MB), small enough that six runs take about three minutes.
@@ -140,7 +146,10 @@ def draw_njobs(data, path):
     pos = np.arange(len(n_jobs))
     width = 0.38
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for shift, mode, color in ((-1, "plain", "#c0504d"), (1, "skmemmap", "#4f81bd")):
+    from skmemmap._bench import COLORS
+
+    for shift, mode in ((-1, "plain"), (1, "skmemmap")):
+        color = COLORS[mode]
         peaks = [runs[(mode, j)]["peak_bytes"] / x_nbytes for j in n_jobs]
         label = "plain scikit-learn" if mode == "plain" else "skmemmap"
         bars = ax.bar(pos + shift * width / 2, peaks, width, label=label, color=color)
@@ -205,12 +214,26 @@ def draw_audit(data, path):
     plt.close(fig)
 
 
+def draw_time_memory(data, path):
+    from skmemmap._bench import plot_time_memory
+
+    plot_time_memory(data, path)
+
+
+# figure name -> (the measured data it is drawn from, in _static; the drawer)
+FIGURES = {
+    "fig_njobs": ("fig_njobs.json", draw_njobs),
+    "fig_audit_heatmap": ("fig_audit_heatmap.json", draw_audit),
+    "fig_time_memory": ("kfold_memory.json", draw_time_memory),
+}
+
+
 def draw_all(out_dir, static=STATIC):
     """Draw every figure whose data exists into ``out_dir``; return the paths."""
     os.makedirs(out_dir, exist_ok=True)
     drawn = []
-    for name, draw in (("fig_njobs", draw_njobs), ("fig_audit_heatmap", draw_audit)):
-        source = os.path.join(static, name + ".json")
+    for name, (data_name, draw) in FIGURES.items():
+        source = os.path.join(static, data_name)
         if not os.path.exists(source):
             continue
         with open(source) as f:

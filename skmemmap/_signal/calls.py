@@ -10,10 +10,17 @@ it; when the entry frame returns, the scope collects every event of the call,
 from this process and from the workers' logs, and emits one warning per cause
 with the count and total MB, at the user's line.
 
-Seeing the entry frame return needs a trace hook: the scope sets ``f_trace``
-on that one frame and a global trace function that returns ``None`` (no line
-events anywhere), chaining to a tracer already installed (a debugger,
-coverage). The hook is removed when the last scope of the thread ends.
+Seeing the entry frame return needs a hook. On CPython 3.12 and later it is
+``sys.monitoring`` (PEP 669): PY_RETURN and PY_YIELD events on the entry
+frame's one code object, and PY_UNWIND (which only exists globally) while a
+scope is open, under a tool id of its own; nothing else runs slower, and
+debuggers and coverage keep their own tool ids. On 3.11 (or if no tool id
+is free) it is a trace hook: the scope sets ``f_trace`` on that one frame
+and, once the call has something to warn about, a global trace
+function that returns ``None`` (no line events anywhere), chaining to a
+tracer already installed (a debugger, coverage); it is removed when the last
+traced scope of the thread ends. Either way a call that raises ends its
+scope like one that returns.
 """
 
 import contextlib
@@ -25,11 +32,13 @@ import sysconfig
 import threading
 import warnings
 
+from skmemmap import _mapped
 from skmemmap._config import get_config
 from skmemmap._signal.events import COPY, LAYOUT, NOTICE
 from skmemmap._signal.log import (
     append_event,
     folder_owner,
+    log_path,
     log_size,
     logs_in,
     read_events,
@@ -56,11 +65,16 @@ class _Scope:
     """One user-level call: where it started, and what it has seen so far."""
 
     def __init__(self, entry, user):
-        # Only its id until the scope is traced: a scope that is never traced
-        # (a call that copies nothing) must not keep its frame, and X with it,
-        # alive after the call.
+        # Only its id and code: a scope must not keep its frame, and X with
+        # it, alive after the call. While the call runs, no other frame has
+        # that id; once it has ended, a later call's frame may.
         self.entry_id = id(entry)
-        self.entry = None
+        self.code = entry.f_code
+        self.entry = None  # the frame, while a trace hook watches it
+        self.hook = None  # the hook that sees it end (_TRACER or _MONITOR)
+        self.traced = False  # whether that hook is live (the call is watched)
+        self.local_trace = None  # the trace hook's f_trace: marks its frame
+        self.chained = None  # the f_trace it found there (a debugger's)
         self.filename = user.f_code.co_filename
         self.lineno = user.f_lineno
         self.module = user.f_globals.get("__name__", "__main__")
@@ -82,6 +96,7 @@ class _State:
             self.logged_folders = set()  # folders this process logged events in
             self.scopes = {}  # thread ident -> list of open _Scope
             self.prev_trace = {}  # thread ident -> tracer found when installing
+            self.watched = {}  # id(entry frame) -> _Scope seen ending by _MONITOR
             self.parent_channel = None  # set in a worker: its parent's folder
             # LayoutWarnings say what skmemmap cannot do for a class (sparse X,
             # an unknown layout): that does not change, so once per process.
@@ -93,14 +108,14 @@ STATE = _State()
 
 def reset():
     """Forget open reports, scopes and logged folders (for tests)."""
-    for scopes in list(STATE.scopes.values()):
-        for scope in scopes:
-            if scope.entry is not None:
-                scope.entry.f_trace = None
-    ident = threading.get_ident()
-    if ident in STATE.prev_trace:
-        sys.settrace(STATE.prev_trace.get(ident))
-    STATE.reset()
+    with STATE.lock:
+        for scopes in list(STATE.scopes.values()):
+            for scope in scopes:
+                scope.hook.unwatch(scope)
+        ident = threading.get_ident()
+        if ident in STATE.prev_trace:
+            sys.settrace(STATE.prev_trace.get(ident))
+        STATE.reset()
 
 
 # -- the stack ---------------------------------------------------------------------
@@ -207,9 +222,10 @@ def begin_call(trace=True):
 
     The scope remembers where the copy logs ended when the call started.
     ``trace`` also hooks the call's return, where the scope warns; without it
-    the scope waits, untraced, for a copy in this process (which traces it)
-    or a dispatch to worker processes (see :func:`dispatching`). Returns None
-    outside any library call.
+    the scope waits, unwatched, for a copy in this process (which watches it)
+    or a dispatch to worker processes (see :func:`dispatching`). With
+    ``sys.monitoring`` (Python 3.12+) watching costs nothing: every scope is
+    watched from the start. Returns None outside any library call.
     """
     user, entry = user_frames(sys._getframe(1))
     if entry is None:
@@ -217,31 +233,34 @@ def begin_call(trace=True):
     ident = threading.get_ident()
     with STATE.lock:
         scopes = STATE.scopes.setdefault(ident, [])
-        on_stack = _frame_ids(entry)
-        # A scope never traced ends unseen: drop those whose call returned.
-        scopes[:] = [s for s in scopes if s.entry is not None or s.entry_id in on_stack]
+        _drop_ended(scopes, _frames_by_id(entry))
         scope = next((s for s in scopes if s.entry_id == id(entry)), None)
         if scope is None:
             scope = _Scope(entry, user)
+            scope.hook = _MONITOR if _MONITOR.claim() else _TRACER
             scopes.append(scope)
-        if not trace or scope.entry is not None:
-            return scope
-        scope.entry = entry
-        first = not any(s.entry is not None and s is not scope for s in scopes)
-        if first:
-            STATE.prev_trace[ident] = sys.gettrace()
-    _hook_return(scope)
-    if first:
-        sys.settrace(_chained_global(STATE.prev_trace[ident]))
+            scope.hook.mark(scope, entry)
+        if (trace or scope.hook.cheap) and not scope.traced:
+            scope.hook.watch(scope, entry)
     return scope
 
 
-def _frame_ids(frame):
-    ids = set()
+def _frames_by_id(frame):
+    frames = {}
     while frame is not None:
-        ids.add(id(frame))
+        frames[id(frame)] = frame
         frame = frame.f_back
-    return ids
+    return frames
+
+
+def _drop_ended(scopes, on_stack):
+    """Drop the unwatched scopes whose call has ended, unseen: their frame is
+    off the stack, or its id now belongs to a later call's frame."""
+    scopes[:] = [s for s in scopes if _open(s, on_stack)]
+
+
+def _open(scope, on_stack):
+    return scope.traced or scope.hook.owns(scope, on_stack.get(scope.entry_id))
 
 
 # joblib's functions that hand tasks to other processes (not its sequential
@@ -261,14 +280,162 @@ def any_scope_open():
     if STATE.reports:
         return True
     ident = threading.get_ident()
-    on_stack = _frame_ids(sys._getframe(1))
+    on_stack = _frames_by_id(sys._getframe(1))
     with STATE.lock:
         for thread, scopes in STATE.scopes.items():
             if thread != ident and scopes:
                 return True
-            if any(s.entry is not None or s.entry_id in on_stack for s in scopes):
+            if any(_open(s, on_stack) for s in scopes):
                 return True
     return False
+
+
+class _TraceHook:
+    """Sees a call end through ``f_trace`` on its entry frame (CPython 3.11,
+    or 3.12+ when every ``sys.monitoring`` tool id is taken).
+
+    The frame's local trace function is set when the scope opens: it marks
+    the frame as the scope's, and ends the scope when the frame returns (or
+    unwinds: an "exception" event, then "return" with ``None``) while the
+    thread is traced. Tracing the thread (``watch``) is what costs, so it
+    waits until the call has something to warn about.
+    """
+
+    cheap = False
+
+    def mark(self, scope, entry):
+        scope.chained = entry.f_trace  # a debugger's, called first
+        failed = False
+
+        def local(frame, event, arg):
+            nonlocal failed
+            if scope.chained is not None:
+                scope.chained = scope.chained(frame, event, arg)
+            if event == "exception":
+                failed = True
+            elif event == "return":
+                # None after an exception: the frame unwinds (a frame that
+                # caught it and returns None is taken for one too).
+                end_call(scope, unwinding=failed and arg is None)
+                return scope.chained
+            return local
+
+        if scope.chained is None:
+            entry.f_trace_lines = False
+        entry.f_trace = scope.local_trace = local
+
+    def owns(self, scope, frame):
+        return frame is not None and frame.f_trace is scope.local_trace
+
+    def watch(self, scope, entry):
+        ident = threading.get_ident()
+        scope.entry, scope.traced = entry, True
+        if ident not in STATE.prev_trace:
+            STATE.prev_trace[ident] = sys.gettrace()
+            sys.settrace(_chained_global(STATE.prev_trace[ident]))
+
+    def unwatch(self, scope):
+        entry, scope.entry, scope.traced = scope.entry, None, False
+        if entry is not None and entry.f_trace is scope.local_trace:
+            entry.f_trace = scope.chained
+
+    def release(self, ident):
+        """The thread's last watched scope has ended: stop tracing it."""
+        if ident in STATE.prev_trace:
+            sys.settrace(STATE.prev_trace.pop(ident))
+
+
+class _MonitorHook:
+    """Sees a call end through ``sys.monitoring`` (CPython 3.12+).
+
+    PY_RETURN and PY_YIELD (a generator hands its first value back: the call
+    the user made has returned) on the entry frame's code object, PY_UNWIND
+    (global only) for a call that raises. The events fire for every frame
+    of that code object; the callback ends the scope whose frame it is. The
+    tool id is taken while a scope is open, and given back, with its events
+    and callbacks cleared, when the last one ends.
+    """
+
+    cheap = True
+    # Tool ids PEP 669 leaves unnamed (0, 1, 2 and 5 are the debugger's,
+    # coverage's, the profiler's and the optimizer's).
+    TOOL_IDS = (4, 3)
+    NAME = "skmemmap copy signal"
+
+    def __init__(self):
+        self.tool = None
+        self.codes = {}  # code object -> number of watched scopes running it
+
+    def claim(self):
+        """Whether a tool id is ours (taking a free one if needed)."""
+        if self.tool is not None or sys.version_info < (3, 12):
+            return self.tool is not None
+        monitoring = sys.monitoring
+        for tool in self.TOOL_IDS:
+            try:
+                monitoring.use_tool_id(tool, self.NAME)
+            except ValueError:  # in use by another tool
+                continue
+            events = monitoring.events
+            monitoring.register_callback(tool, events.PY_RETURN, self._returned)
+            monitoring.register_callback(tool, events.PY_YIELD, self._returned)
+            monitoring.register_callback(tool, events.PY_UNWIND, self._unwound)
+            monitoring.set_events(tool, events.PY_UNWIND)
+            self.tool = tool
+            return True
+        return False
+
+    def mark(self, scope, entry):
+        pass
+
+    def owns(self, scope, frame):
+        return scope.traced  # watched from the start, ended when it ends
+
+    def watch(self, scope, entry):
+        events = sys.monitoring.events
+        STATE.watched[scope.entry_id] = scope
+        count = self.codes.get(scope.code, 0)
+        if count == 0:
+            sys.monitoring.set_local_events(
+                self.tool, scope.code, events.PY_RETURN | events.PY_YIELD
+            )
+        self.codes[scope.code] = count + 1
+        scope.traced = True
+
+    def unwatch(self, scope):
+        if not scope.traced:
+            return
+        scope.traced = False
+        STATE.watched.pop(scope.entry_id, None)
+        count = self.codes.pop(scope.code) - 1
+        if count:
+            self.codes[scope.code] = count
+        else:
+            sys.monitoring.set_local_events(self.tool, scope.code, 0)
+        if not self.codes:
+            self._give_back()
+
+    def _give_back(self):
+        monitoring, tool = sys.monitoring, self.tool
+        self.tool = None
+        monitoring.set_events(tool, 0)
+        for event in ("PY_RETURN", "PY_YIELD", "PY_UNWIND"):
+            monitoring.register_callback(tool, getattr(monitoring.events, event), None)
+        monitoring.free_tool_id(tool)
+
+    def _returned(self, code, offset, value):
+        scope = STATE.watched.get(id(sys._getframe(1)))
+        if scope is not None and scope.code is code:
+            end_call(scope)
+
+    def _unwound(self, code, offset, exception):
+        scope = STATE.watched.get(id(sys._getframe(1)))
+        if scope is not None and scope.code is code:
+            end_call(scope, unwinding=True)
+
+
+_TRACER = _TraceHook()
+_MONITOR = _MonitorHook()
 
 
 def _chained_global(prev):
@@ -282,45 +449,33 @@ def _chained_global(prev):
     return getattr if prev is None else prev
 
 
-def _hook_return(scope):
-    entry = scope.entry
-    prev = entry.f_trace
+def end_call(scope, unwinding=False):
+    """Close ``scope``: one warning per cause of its call, at the user's line.
 
-    def local(frame, event, arg):
-        nonlocal prev
-        if prev is not None:
-            prev = prev(frame, event, arg)
-        if event == "return":
-            end_call(scope)
-            return prev
-        return local
-
-    if prev is None:
-        entry.f_trace_lines = False
-    entry.f_trace = local
-
-
-def end_call(scope):
-    """Close ``scope``: one warning per cause of its call, at the user's line."""
+    ``unwinding``: the call raised. Its copies are still warned about, but a
+    warning filter that turns one into an error does not replace the
+    exception the call raised.
+    """
     ident = threading.get_ident()
     with STATE.lock:
         scopes = STATE.scopes.get(ident, [])
         if scope not in scopes:
             return
         scopes.remove(scope)
-        # Untraced scopes inside this call ended with it.
-        scopes[:] = [s for s in scopes if s.entry is not None]
-        last = not scopes
-        if last:
+        scope.hook.unwatch(scope)
+        # Unwatched scopes of calls that ended with this one end too.
+        _drop_ended(scopes, _frames_by_id(sys._getframe(1)))
+        if not any(s.traced and s.hook is _TRACER for s in scopes):
+            _TRACER.release(ident)
+        if not scopes:
             STATE.scopes.pop(ident, None)
-            prev = STATE.prev_trace.pop(ident, None)
-    scope.entry.f_trace = None
-    scope.entry = None
-    if last:
-        sys.settrace(prev)
     events = list(scope.local) + collect_logged(scope.start)
     for group in group_events(events):
-        _warn_group(group, scope)
+        if unwinding:
+            with contextlib.suppress(Warning):
+                _warn_group(group, scope)
+        else:
+            _warn_group(group, scope)
 
 
 def _warn_group(group, scope):
@@ -368,6 +523,31 @@ def collect_logged(start):
         events += logged
     events.sort(key=lambda e: e.time)
     return events
+
+
+def read_before_release(folder, family):
+    """Read a family's copy log into every open call and report, before the
+    log goes with the family's files.
+
+    Called by :mod:`skmemmap._mapped` when the root file of ``family`` is
+    released, which can happen inside a call or a report: in
+    ``search.fit(skmemmap.memmap(X), y)`` the array lives only as long as
+    the call. Runs in a garbage collector's finalizer: takes no lock but
+    ``STATE.lock`` (reentrant), raises nothing.
+    """
+    with STATE.lock:
+        holders = [(s.start, s.local) for ss in STATE.scopes.values() for s in ss]
+        holders += [(r._start, r._local) for r in STATE.reports]
+    if not holders:
+        return
+    log = log_path(folder, family)
+    for start, events in holders:
+        logged, _ = read_events(log, start.get(log, 0))
+        events.extend(logged)  # one call: atomic for the report's readers
+        start[log] = 0  # a log of that name made later is a new one
+
+
+_mapped.RELEASE_HOOKS.append(read_before_release)
 
 
 def group_events(events):

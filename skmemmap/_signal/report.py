@@ -246,8 +246,10 @@ def copy_report(*, warn=True):
     Notes
     -----
     Copies are logged next to the :class:`~skmemmap.MemmapArray` they were
-    made from, in the folder of the process that created it, and the log is
-    removed with the array's file: keep the array alive until the block ends.
+    made from, in the folder of the process that created it. The log is
+    removed with the array's file; an open report reads it first, so the
+    copies of an array that lives only inside the block
+    (``search.fit(skmemmap.memmap(X), y)``) are in the report.
 
     Examples
     --------
