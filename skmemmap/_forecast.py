@@ -465,7 +465,7 @@ def _fit_parts(estimator, data, where):
             )
         )
     factor, cause = _own(estimator, data)
-    if factor:
+    if factor and not _is_libsvm(estimator):  # its support vectors: model parts
         parts.append(
             ForecastPart(
                 f"{name}'s own copies ({factor:g} x the X it reads)",
@@ -476,6 +476,10 @@ def _fit_parts(estimator, data, where):
         )
     parts += _model_parts(estimator, data, where)
     return parts, disk
+
+
+def _is_libsvm(estimator):
+    return any(k.__name__ == "BaseLibSVM" for k in type(estimator).__mro__)
 
 
 def _unknown_layout(name, where):
@@ -533,7 +537,7 @@ def _model_parts(estimator, data, where):
                 bound=True,
             )
         )
-    elif any(k.__name__ == "BaseLibSVM" for k in type(estimator).__mro__):
+    elif _is_libsvm(estimator):
         # libsvm caches kernel columns (float32, n rows each) up to cache_size MB
         cache = float(_params(estimator).get("cache_size", 200)) * 2**20
         parts.append(
