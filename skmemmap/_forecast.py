@@ -137,15 +137,15 @@ class Forecast:
     >>> import skmemmap
     >>> f = skmemmap.forecast(Ridge(), (1_000_000, 100))
     >>> f.peak_bytes / f.x_nbytes, f.disk_bytes
-    (2.0, 0)
+    (1.0, 0)
     >>> print(f)
     Forecast: Ridge on X 1,000,000 x 100 float64 (763 MB) in memory
-    peak 1,526 MB (2.00 x X) during fit, disk 0 MB
+    peak 763 MB (1.00 x X) during fit, disk 0 MB
                   memory at the peak
-        1,526 MB  Ridge's own copies (2 x the X it reads)
-    Lowest peak with one change: X in float32 -> 763 MB (1.00 x X), disk 0 MB
+          763 MB  Ridge's own copies (1 x the X it reads)
+    Lowest peak with one change: X in float32 -> 381 MB (0.50 x X), disk 0 MB
     >>> f.parts[0].why
-    'it centers a copy of X, and its solver copies it again'
+    'it centers a copy of X (copy_X=True)'
     """
 
     def __init__(self, parts, *, x_nbytes, phase, description, alternatives=()):
