@@ -53,7 +53,8 @@ first_lines(lambda: forest.fit(X_32, y > 0))
 # ------------------
 # Two causes, two warnings, at the ``search.fit`` line: the middle folds'
 # training sets gathered into files (the splitter's notice and the gathers
-# are one cause), and Ridge's own copies, whose remedy is a parameter.
+# are one cause), and Ridge's own copies (it centers a copy of X), which no
+# input and no parameter avoids.
 search = GridSearchCV(
     skmemmap.MemmapEstimator(Ridge()),
     {"estimator__alpha": [0.1, 1.0, 10.0]},
@@ -76,11 +77,11 @@ print(report)
 # ``on_copy="raise"`` refuses every avoidable copy, naming its remedy, and
 # runs once the remedy is followed; what nothing avoids is only reported.
 try:
-    skmemmap.MemmapEstimator(Ridge(), on_copy="raise").fit(X_mm, y)
+    skmemmap.MemmapEstimator(Ridge(solver="svd"), on_copy="raise").fit(X_mm, y)
 except skmemmap.CopyError as exc:
     print("CopyError:", str(exc).splitlines()[0])
 with skmemmap.copy_report(warn=False) as report:
-    skmemmap.MemmapEstimator(Ridge(copy_X=False), on_copy="raise").fit(X_mm, y)
+    skmemmap.MemmapEstimator(Ridge(solver="cholesky"), on_copy="raise").fit(X_mm, y)
 print(report.counts)
 
 # %%
@@ -98,5 +99,5 @@ ax.set_xlabel("MB copied in the search, all folds and candidates")
 ax.set_title(f"GridSearchCV, 5 folds, 3 candidates, X = {X.nbytes / 2**20:.1f} MB")
 fig.tight_layout()
 # %%
-# Ridge's own copies dominate (2 x its training set, for 16 fits); the
+# Ridge's own copies dominate (its training set's size, for 16 fits); the
 # gathered middle folds, written once on disk, are a fraction of that.

@@ -10,6 +10,7 @@ Three rules make it useful inside scikit-learn:
   a plain :class:`numpy.ndarray`.
 """
 
+import contextlib
 import functools
 import os
 
@@ -24,7 +25,8 @@ from skmemmap._mapped import (
     register_array_type,
 )
 from skmemmap._npy import _write_npy_once
-from skmemmap._signal import CopyEvent, emit
+from skmemmap._signal import CopyEvent, emit, in_cv_fold
+from skmemmap._utils import layout_name
 
 __all__ = ["MemmapArray", "is_memmap_view"]
 
@@ -175,33 +177,49 @@ class MemmapArray(np.ndarray):
                 idx = np.where(idx < 0, idx + n, idx)
         if idx.size == 0:
             return _demote(super().__getitem__((slice(0, 0), *rest)))
-        start = int(idx[0])
-        if int(idx[-1]) - start == idx.size - 1 and (
-            idx.size == 1 or bool(np.all(np.diff(idx) == 1))
-        ):
-            return super().__getitem__((slice(start, start + idx.size), *rest))
-        return self._take_rows(idx, rest)
+        if is_row_run(idx):
+            start = int(idx[0])
+            result = super().__getitem__((slice(start, start + idx.size), *rest))
+        else:
+            result = self._take_rows(idx, rest)
+        if _FOLD_ROWS_HOOKS and _marked(mapped):
+            for hook in _FOLD_ROWS_HOOKS:
+                hook(result)
+        return result
 
     def _take_rows(self, idx, rest):
         """Non-contiguous rows: gather into a shared file, or copy in memory."""
         mapped = self._skm_file
-        row_nbytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.itemsize
-        nbytes = row_nbytes * idx.size
         shape = (idx.size, *self.shape[1:])
+        n_values = int(np.prod(shape, dtype=np.int64))
         why = f"the selection {_describe_selection(idx)}, so it is not a view"
         threshold = mapped.gather_nbytes
-        if mapped.cache_folder and threshold is not None and nbytes > threshold:
-            result, written = _gather(self, idx)
+        # In a CV fold, the rows come from the splitter: the remedy is its
+        # folds, not a selection the user makes.
+        remedy = (
+            "Contiguous rows are views: ContiguousKFold(2), or shuffle=False after "
+            "skmemmap.shuffle"
+        )
+        if (
+            mapped.cache_folder
+            and threshold is not None
+            and n_values * self.itemsize > threshold
+        ):
+            # The training rows of a fold for a MemmapEstimator are gathered
+            # straight into the layout it reads (no gather, then a conversion)
+            target = _fold_layout_hook[0](self) if _fold_layout_hook else None
+            dtype, order = target or (None, None)
+            result, written = _gather(self, idx, dtype, order)
+            into = "" if target is None else f" as {layout_name(result.dtype, order)}"
             if written:
                 emit(
                     CopyEvent(
                         "rows",
                         "Non-contiguous rows of X copied",
-                        nbytes,
-                        "Contiguous rows are views: ContiguousKFold(2), or "
-                        "shuffle=False after skmemmap.shuffle",
-                        f"{why}; {shape[0]} rows were gathered into a file that "
-                        f"every process reuses",
+                        result.nbytes,
+                        remedy,
+                        f"{why}; {shape[0]} rows were gathered{into} into a file "
+                        f"that every process reuses",
                         on_disk=True,
                         family=mapped.family,
                         shape=shape,
@@ -214,8 +232,10 @@ class MemmapArray(np.ndarray):
             CopyEvent(
                 "rows",
                 "Non-contiguous rows of X copied",
-                nbytes,
-                "Select one contiguous, ascending run of rows to get a view",
+                n_values * self.itemsize,
+                remedy
+                if in_cv_fold()
+                else "Select one contiguous, ascending run of rows to get a view",
                 f"{why}; {shape[0]} rows were copied in memory",
                 family=mapped.family,
                 shape=shape,
@@ -286,6 +306,64 @@ send_by_reference(MemmapArray)
 register_array_type(MemmapArray)  # what the mapped-file layer hands out
 
 
+# -- the rows of a fold, for a search a MemmapEstimator runs -------------------------
+# Called with the rows taken by index from a file whose family is marked (see
+# mark_fold_fits): skmemmap._estimator registers the reporting of the fold
+# fit's own copies (the array layer does not import the estimator layer).
+_FOLD_ROWS_HOOKS = []
+# "<family>.fold-fits" in the family's folder: removed with the family's
+# files, seen by every process that maps them.
+_FOLD_FITS_SUFFIX = ".fold-fits"
+
+
+def on_fold_rows(hook):
+    """Register ``hook(rows)``, called with rows of a marked file taken by index."""
+    _FOLD_ROWS_HOOKS.append(hook)
+
+
+# ``hook(view) -> (dtype, order) or None``: the layout to gather a fold's
+# rows of ``view`` into (registered by skmemmap._estimator: the layout of the
+# MemmapEstimator about to fit them).
+_fold_layout_hook = []
+
+
+def set_fold_layout(hook):
+    """Register the one function that names the layout of a gathered fold."""
+    _fold_layout_hook[:] = [hook]
+
+
+def _marker(mapped):
+    return os.path.join(mapped.cache_folder, f"{mapped.family}{_FOLD_FITS_SUFFIX}")
+
+
+def _marked(mapped):
+    return bool(mapped.cache_folder) and os.path.exists(_marker(mapped))
+
+
+@contextlib.contextmanager
+def mark_fold_fits(mapped):
+    """Mark ``mapped``'s family while the block runs: rows taken from it by
+    index (the folds of a search, in any process) go to the hooks."""
+    path = _marker(mapped)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def is_row_run(idx):
+    """Whether integer indices ``idx`` are one ascending run of rows (a view)."""
+    if idx.size == 0:
+        return True
+    start = int(idx[0])
+    return int(idx[-1]) - start == idx.size - 1 and (
+        idx.size == 1 or bool(np.all(np.diff(idx) == 1))
+    )
+
+
 def _describe_selection(idx):
     d = np.diff(idx)
     if np.any(d == 0):
@@ -328,18 +406,21 @@ def _split_row_key(key):
 _GATHER_TAG = ".gather-"
 
 
-def _gather(view, idx):
+def _gather(view, idx, dtype=None, order=None):
     """Write ``view[idx]`` to a file keyed by the view and selection; map it.
 
+    The file is in ``dtype`` and ``order`` if given, else in the view's own.
     The rows are written in blocks of at most ``BLOCK_BYTES``, so the memory
     a gather uses does not grow with X. Afterwards the pages it read are
     dropped from this process's page tables (see :func:`_drop_pages`).
     """
     mapped = view._skm_file
-    # Keep the view's own memory order (as numpy's "K"): the rows of a Fortran
-    # file, whole or sliced, gather into a Fortran file.
-    fortran = view.ndim > 1 and abs(view.strides[0]) < abs(view.strides[1])
-    order = "F" if fortran else "C"
+    if order is None:
+        # Keep the view's own memory order (as numpy's "K"): the rows of a
+        # Fortran file, whole or sliced, gather into a Fortran file.
+        fortran = view.ndim > 1 and abs(view.strides[0]) < abs(view.strides[1])
+        order = "F" if fortran else "C"
+    dtype = view.dtype if dtype is None else np.dtype(dtype)
     byte_offset = view.__array_interface__["data"][0] - mapped.start
     idx = np.ascontiguousarray(idx, dtype=np.intp)
     name = _short_hash(
@@ -349,12 +430,18 @@ def _gather(view, idx):
         view.strides,
         view.dtype.str,
         order,
+        *([] if dtype == view.dtype else [dtype.str]),
         memoryview(idx).cast("B"),  # hashed in place, not copied to bytes
     )
     path = os.path.join(mapped.cache_folder, f"{mapped.family}{_GATHER_TAG}{name}.npy")
     shape = (idx.size, *view.shape[1:])
     written = _write_npy_once(
-        path, _row_taker(view.view(np.ndarray), idx, order), shape, view.dtype, order
+        path,
+        _row_taker(view.view(np.ndarray), idx, order),
+        shape,
+        dtype,
+        order,
+        view.itemsize if dtype != view.dtype else 0,
     )
     if written:
         _drop_pages(mapped)

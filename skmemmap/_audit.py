@@ -1,8 +1,11 @@
 """Measure which input layouts let an estimator fit and predict without copying X.
 
 For each candidate layout (float64/float32 x C/F), X is written to a read-only
-memory-mapped file in that layout, and the estimator's ``fit`` and then
-``predict`` (or ``transform``) are measured two ways at once:
+memory-mapped file in that layout and handed to the estimator as
+:class:`~skmemmap.MemmapEstimator` hands it (``fit`` of an estimator that
+writes into X gets a copy-on-write map of the file, so scikit-learn's copy of
+a read-only X is not made), and the estimator's ``fit`` and then ``predict``
+(or ``transform``) are measured two ways at once:
 
 * tracemalloc: every allocation made through numpy or Python, which covers
   ``check_array`` conversions;
@@ -40,7 +43,8 @@ import numpy as np
 from sklearn.base import clone, is_classifier, is_regressor
 
 from skmemmap._construct import memmap
-from skmemmap._layout import layout_for, own_copies
+from skmemmap._convert import _copy_on_write
+from skmemmap._layout import layout_for, own_copy_info
 from skmemmap._utils import child_env, format_mb, layout_name
 
 __all__ = ["AuditResult", "audit"]
@@ -251,14 +255,27 @@ def _analyse_call(call, layouts, baseline, noop, scale):
         for m in meters
     }
 
-    def extra(reading, m):
-        return max(0, reading[f"peak_{m}"] - kept[m] - fixed[m]) * scale
+    # What one reading keeps beyond the least its layout keeps was allocated
+    # once for the process (BLAS thread buffers on the first large call, seen
+    # up to 20 MB): it is not a copy of X, and no later reading pays it.
+    once = {
+        name: {m: _least(readings, f"kept_{m}") for m in meters}
+        for name, readings in measured.items()
+    }
+
+    def extra(reading, m, name):
+        first = max(0, reading[f"kept_{m}"] - once[name][m])
+        return max(0, reading[f"peak_{m}"] - kept[m] - fixed[m] - first) * scale
 
     copies, spreads = {}, [0]
     for name, readings in measured.items():
         copies[name] = {m: None for m in _METERS}
-        copies[name].update({m: min(extra(r, m) for r in readings) for m in meters})
-        combined = [max((extra(r, m) for m in meters), default=0) for r in readings]
+        copies[name].update(
+            {m: min(extra(r, m, name) for r in readings) for m in meters}
+        )
+        combined = [
+            max((extra(r, m, name) for m in meters), default=0) for r in readings
+        ]
         spreads.append(max(combined) - min(combined))
     transient = [
         max((r[f"peak_{m}"] - r[f"kept_{m}"] for m in meters), default=0) for r in base
@@ -269,13 +286,34 @@ def _analyse_call(call, layouts, baseline, noop, scale):
     return {
         "copies": copies,
         "combined": {
-            name: min(max((extra(r, m) for m in meters), default=0) for r in readings)
+            name: min(
+                max((extra(r, m, name) for m in meters), default=0) for r in readings
+            )
             for name, readings in measured.items()
         },
         "floor": floor,
         "kept": kept,
         "fixed": fixed,
         "seconds": {name: _least(r, "seconds") for name, r in measured.items()},
+    }
+
+
+def _own_copy_check(info, row, nbytes):
+    """The registry's own copies (``info``, an OwnCopies) against a measured
+    fit (``row`` of an AuditResult, X of ``nbytes`` in its layout)."""
+    buffers = info.buffers / nbytes
+    measured = row["fit_x"] if row["fit_measurable"] else 0.0
+    allowed = max(_OWN_COPY_TOLERANCE[0], _OWN_COPY_TOLERANCE[1] * info.factor)
+    low = 0.0 if info.up_to else info.factor - allowed
+    high = info.factor + buffers + allowed
+    return {
+        "layout": row["layout"],
+        "registry_x": info.factor,
+        "buffers_mb": info.buffers / 2**20,
+        "expected_x": info.factor + buffers,
+        "measured_x": measured,
+        "up_to": info.up_to,
+        "agrees": low <= measured <= high,
     }
 
 
@@ -337,11 +375,20 @@ class AuditResult:
         when there is nothing to check: the registry keeps X's layout, its
         layout was not measured, or X is too small (not ``measurable``).
     registry_own_copy_x : float
-        What :func:`~skmemmap.own_copies` says (``0.0``: none known).
+        What :func:`~skmemmap.own_copies` says for this X in float64 (or
+        the first dtype measured; ``0.0``: none known).
+    own_copy_checks : list of dict
+        One per layout the estimator reads X in (the registry's target for
+        each dtype, or every measured layout when it keeps X's): the
+        registry's ``registry_x`` for this X's shape and dtype, the
+        ``buffers_mb`` it expects besides (working buffers that do not grow
+        with the rows, such as HistGradientBoosting's histograms),
+        ``expected_x`` (both, as a multiple of X in that layout),
+        ``measured_x``, ``up_to`` (the registry gives a bound) and
+        ``agrees``: within 0.35x X or 25%, or below the bound.
     own_copies_agree : bool or None
-        Whether the fit copy measured in the registry's layout is within
-        0.35x X or 25% of ``registry_own_copy_x``; ``None`` when not
-        ``measurable`` or the registry's layout was not measured.
+        Whether every own-copy check agrees; ``None`` when not
+        ``measurable`` or no layout the estimator reads was measured.
 
     Examples
     --------
@@ -408,10 +455,9 @@ class AuditResult:
         best_row = next(r for r in self.rows if r["layout"] == best)
         self.own_copy_x = best_row["fit_x"] if best_row["fit_measurable"] else None
         self.registry_layout = registry["describe"]
-        self.registry_own_copy_x, self.registry_cause = registry["own_copies"]
-        # the registry's own-copy factors are for float64 C input
-        target = registry["targets"].get("float64", "float64 C")
-        target_row = next((r for r in self.rows if r["layout"] == target), None)
+        own = registry["own"]
+        first = own.get("float64") or next(iter(own.values()))
+        self.registry_own_copy_x, self.registry_cause = first.factor, first.cause
         self.agrees = self.own_copies_agree = None
         if self.measurable and not registry["keeps_input"]:
             checks = [
@@ -420,11 +466,30 @@ class AuditResult:
             ]
             if None not in checks:
                 self.agrees = all(checks)
-        if self.measurable and target_row is not None:
-            measured_x = target_row["fit_x"] if target_row["fit_measurable"] else 0.0
-            factor = self.registry_own_copy_x
-            allowed = max(_OWN_COPY_TOLERANCE[0], _OWN_COPY_TOLERANCE[1] * factor)
-            self.own_copies_agree = abs(measured_x - factor) <= allowed
+        self.own_copy_checks = (
+            self._own_copy_checks(registry) if self.measurable else []
+        )
+        if self.own_copy_checks:
+            self.own_copies_agree = all(c["agrees"] for c in self.own_copy_checks)
+
+    def _own_copy_checks(self, registry):
+        """The registry's own copies against the fit measured in each layout
+        the estimator is handed X in (every layout, when it keeps X's).
+
+        Working buffers (``buffers``) are an upper bound: how many of
+        HistGradientBoosting's histograms are alive at once depends on the
+        trees. The copies of X are what the registry states.
+        """
+        targets = set(registry["targets"].values())
+        return [
+            _own_copy_check(
+                registry["own"][row["layout"].split()[0]],
+                row,
+                self._nbytes[row["layout"]],
+            )
+            for row in self.rows
+            if row["fit_x"] is not None and (not targets or row["layout"] in targets)
+        ]
 
     def _no_copy_among(self, target, accepted, fit_x, floor):
         """Whether ``target`` copies no more than the layouts it competes with.
@@ -491,6 +556,7 @@ class AuditResult:
             "agrees": self.agrees,
             "registry_own_copy_x": self.registry_own_copy_x,
             "own_copies_agree": self.own_copies_agree,
+            "own_copy_checks": [dict(c) for c in self.own_copy_checks],
         }
 
     def _cell(self, row, key, call):
@@ -550,7 +616,7 @@ class AuditResult:
             else f"{self.own_copy_x:.2f}x X"
         )
         if self.registry_own_copy_x:
-            known = f"registry: {self.registry_own_copy_x:g}x, {self.registry_cause}"
+            known = f"registry: {self.registry_own_copy_x:.3g}x, {self.registry_cause}"
         else:
             known = "registry: none"
         verdict = {True: "consistent", False: "INCONSISTENT", None: "not checked"}
@@ -558,6 +624,19 @@ class AuditResult:
             f"Own copies no layout avoids: {own} ({known}; "
             f"{verdict[self.own_copies_agree]})"
         )
+        for check in self.own_copy_checks:
+            buffers = (
+                f" + up to {format_mb(check['buffers_mb'] * 2**20)} of buffers"
+                if check["buffers_mb"]
+                else ""
+            )
+            bound = "up to " if check["up_to"] else ""
+            total = f" = up to {check['expected_x']:.2f}x" if buffers else ""
+            lines.append(
+                f"  {check['layout']}: registry {bound}{check['registry_x']:.3g}x X"
+                f"{buffers}{total}, measured {check['measured_x']:.2f}x "
+                f"({verdict[check['agrees']]})"
+            )
         verdict = {True: "agrees", False: "DISAGREES", None: "nothing to check"}
         lines.append(
             f"skmemmap.layout_for: {self.registry_layout} ({verdict[self.agrees]})"
@@ -635,7 +714,11 @@ def audit(
     Before measuring, the estimator is fitted once on a few hundred rows to
     load its thread pools and caches; fits on all rows of X's first columns
     (at most 4) then measure what is not a copy of X, and an empty call
-    measures the meters' own noise. Clones whose ``random_state`` is
+    measures the meters' own noise. X is handed to ``fit`` as
+    :class:`~skmemmap.MemmapEstimator` hands it: a read-only map, or a
+    copy-on-write map for an estimator whose :func:`~skmemmap.layout_for` is
+    ``writeable`` (the pages it writes are counted: they become private
+    memory). Clones whose ``random_state`` is
     ``None`` get ``random_state=0``, so that repeated fits build the same
     model. See :class:`AuditResult` for how these make the
     noise floor. On glibc the measuring process's mmap threshold is fixed at
@@ -685,7 +768,11 @@ def audit(
         "keeps_input": layout.keeps_input,
         "accepted": accepted,
         "targets": targets,
-        "own_copies": own_copies(estimator),
+        # what the registry expects for this X, by the dtype the estimator reads
+        "own": {
+            dtype: own_copy_info(estimator, *X.shape, dtype)
+            for dtype in dict.fromkeys(d for d, _ in layouts)
+        },
     }
     return AuditResult(repr(estimator), X.shape, measured, registry)
 
@@ -730,17 +817,28 @@ def _fixed_seed(estimator):
     return model
 
 
-def _measure_calls(estimator, X, y, libc, repeats):
-    """Readings of ``repeats`` fits and predicts of clones of ``estimator``."""
+def _measure_calls(estimator, X, y, libc, repeats, writeable=False):
+    """Readings of ``repeats`` fits and predicts of clones of ``estimator``.
+
+    X is handed over as :class:`~skmemmap.MemmapEstimator` hands it: to an
+    estimator whose layout is ``writeable``, ``fit`` gets a copy-on-write map
+    of X's file (so scikit-learn's ``force_writeable`` copy of a read-only X
+    is not made); ``predict`` gets the read-only X.
+    """
     fits, predicts, method = [], [], None
     for _ in range(max(1, repeats)):
         model = _fixed_seed(estimator)
-        fits.append(_measure(lambda m=model: m.fit(X, y), libc))
+        fits.append(_measure(lambda m=model: m.fit(_as_handed(X, writeable), y), libc))
         method = _predict_method(model)
         if method is not None:
             call = getattr(model, method)
             predicts.append(_measure(lambda c=call: c(X), libc))
     return {"fit": fits, "predict": predicts, "predict_method": method}
+
+
+def _as_handed(X, writeable):
+    """X as MemmapEstimator's fit hands it to the estimator (see _convert)."""
+    return _copy_on_write(X) if writeable else X
 
 
 def _measure_layouts(estimator, X, y, layouts, repeats, folder, verbose=0):
@@ -753,21 +851,24 @@ def _measure_layouts(estimator, X, y, layouts, repeats, folder, verbose=0):
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")
+        writeable = layout_for(estimator).writeable
         columns = _baseline_columns(X.shape[1])
         with progress.step(f"baseline on X[:, :{columns}]"):
-            result.update(_measure_baseline(estimator, X, y, libc, repeats, tmp))
+            result.update(
+                _measure_baseline(estimator, X, y, libc, repeats, tmp, writeable)
+            )
         for dtype, order in layouts:
             name = layout_name(dtype, order)
             Xl = memmap(X, dtype=dtype, order=order, folder=tmp)
             with progress.step(f"{name} fit and predict"):
-                readings = _measure_calls(estimator, Xl, y, libc, repeats)
+                readings = _measure_calls(estimator, Xl, y, libc, repeats, writeable)
             result["layouts"].append({"layout": name, "nbytes": Xl.nbytes, **readings})
             del Xl
             gc.collect()
     return result
 
 
-def _measure_baseline(estimator, X, y, libc, repeats, folder):
+def _measure_baseline(estimator, X, y, libc, repeats, folder, writeable=False):
     """Warm-up, then readings of an empty call and of the narrow-X baseline.
 
     An estimator that cannot fit the narrow X (it needs more columns) gets no
@@ -782,10 +883,11 @@ def _measure_baseline(estimator, X, y, libc, repeats, folder):
             raise ValueError("no column to spare")
         narrow = memmap(X[:, :columns], folder=folder)
         # The first fit loads thread pools and caches: not measured.
-        _measure_calls(estimator, narrow[::step], y_few, libc, 1)
-        baseline = _measure_calls(estimator, narrow, y, libc, repeats)
+        _measure_calls(estimator, narrow[::step], y_few, libc, 1, writeable)
+        baseline = _measure_calls(estimator, narrow, y, libc, repeats, writeable)
     except Exception:
-        _measure_calls(estimator, memmap(X[::step], folder=folder), y_few, libc, 1)
+        few = memmap(X[::step], folder=folder)
+        _measure_calls(estimator, few, y_few, libc, 1, writeable)
         columns = 0
     noop = [_measure(lambda: None, libc) for _ in range(repeats)]
     return {"baseline": baseline, "baseline_columns": columns, "noop": noop}
@@ -848,3 +950,69 @@ def _main(path):
         return
     with open(path + ".json", "w") as f:
         json.dump(result, f)
+
+
+def check_own_copies(
+    estimator, dtype="float64", order="C", n_samples=None, n_features=None
+):
+    """Does the own-copy warning tell the truth for this estimator and X?
+
+    X of ``dtype`` and ``order`` is mapped and handed to the estimator as
+    :class:`~skmemmap.MemmapEstimator` hands it (in the layout the wrapper
+    gives it, a copy-on-write map where the estimator writes into X), and the
+    fit is audited in that layout. The registry's amount for this X
+    (:func:`skmemmap._layout.own_copy_info`: a multiple of X plus working
+    buffers that do not grow with the rows) must agree with the measured one
+    within the audit's tolerance (0.35x X or 25%; at most that above an "up
+    to" bound), and the remedy the warning names, if any, is audited as well:
+    it must agree too, and lower the measured amount by at least 0.25x X.
+    Where the audit finds X too small to measure (a loaded machine's noise),
+    it is measured again at the size the audit suggests.
+
+    Returns a dict: ``estimator``, ``x``, ``read_as``, ``measurable``,
+    ``registry_x``, ``up_to``, ``buffers_mb``, ``expected_x``, ``measured_x``,
+    ``remedy`` (None, or ``param``, ``registry_x``, ``measured_x``,
+    ``agrees``, ``lowers``) and ``agrees`` (all of it true).
+    """
+    n = n_samples or _DEFAULT_SHAPE[0]
+    p = n_features or _DEFAULT_SHAPE[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unknown layout: X's own
+        layout = layout_for(estimator)
+    read_dtype, read_order = layout.resolve(np.empty((2, 2), dtype=dtype, order=order))
+    read_dtype = np.dtype(read_dtype)
+    layouts = [(read_dtype, read_order)]
+    result = audit(estimator, n_samples=n, n_features=p, layouts=layouts)
+    if not result.measurable:  # what the audit says to do: a larger X
+        n = result.suggested_n_samples
+        result = audit(estimator, n_samples=n, n_features=p, layouts=layouts)
+    (row,) = result.rows
+    info = own_copy_info(estimator, n, p, read_dtype)
+    check = _own_copy_check(info, row, n * p * read_dtype.itemsize)
+    measured, expected = check["measured_x"], check["expected_x"]
+    out = {
+        "estimator": repr(estimator),
+        "x": f"{n:,} x {p} {layout_name(np.dtype(dtype), order)}",
+        "read_as": layout_name(read_dtype, read_order),
+        "measurable": result.measurable,
+        "registry_x": info.factor,
+        "up_to": info.up_to,
+        "buffers_mb": info.buffers / 2**20,
+        "expected_x": expected,
+        "measured_x": measured,
+        "agrees": bool(check["agrees"] and result.measurable),
+        "remedy": None,
+    }
+    if info.remedy:
+        param, value, reduced = info.remedy
+        fixed = clone(estimator).set_params(**{param: value})
+        after = check_own_copies(fixed, dtype, order, n, p)
+        out["remedy"] = {
+            "param": f"{param}={value!r}",
+            "registry_x": reduced,
+            "measured_x": after["measured_x"],
+            "agrees": after["agrees"],
+            "lowers": after["measured_x"] <= measured - _TOLERANCE,
+        }
+        out["agrees"] = out["agrees"] and after["agrees"] and out["remedy"]["lowers"]
+    return out

@@ -122,10 +122,10 @@ def kfold_disk_bound(X, n_splits, dtype=None, order=None):
     already in that layout). This function gives the exact figure, headers
     included, for KFold's fold sizes.
 
-    The bound holds when X is mapped in the estimator's layout, or converted
-    by :class:`~skmemmap.MemmapEstimator` from a row range: scikit-learn
-    gathers each training set in X's own dtype, so a float64 X that the
-    estimator reads as float32 also keeps its float64 gathers.
+    The bound holds when X is mapped in the estimator's layout, or fitted by
+    a :class:`~skmemmap.MemmapEstimator` inside the search: its training sets
+    are gathered straight into the layout it reads, and the sibling serves
+    the folds that are views.
 
     Parameters
     ----------

@@ -5,7 +5,9 @@ import copy
 import dataclasses
 import functools
 import inspect
+import itertools
 import re
+import sys
 import types
 
 import numpy as np
@@ -29,11 +31,19 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import threadpool_limits
 
-from skmemmap._array import file_of, has_layout, is_gathered, is_memmap_view
+from skmemmap._array import (
+    file_of,
+    has_layout,
+    is_gathered,
+    is_memmap_view,
+    mark_fold_fits,
+    on_fold_rows,
+    set_fold_layout,
+)
 from skmemmap._chunked import check_aligned, is_chunked
 from skmemmap._convert import as_layout, is_frame
 from skmemmap._forecast import check_budget, parse_budget
-from skmemmap._layout import Layout, layout_for, own_copies, own_copy_fix
+from skmemmap._layout import Layout, layout_for, own_copy_info
 from skmemmap._layout import _registry as _layout_registry
 from skmemmap._resources import warn_if_bigger_than_memory
 from skmemmap._signal import (
@@ -41,12 +51,15 @@ from skmemmap._signal import (
     CopyEvent,
     begin_call,
     channel_folder,
+    cv_fold_inputs,
     dispatching,
     emit,
     in_cv_fold,
     is_worker,
     set_parent_channel,
+    sklearn_frame,
 )
+from skmemmap._split import announce_subsampling, is_search, refuse_copied_folds
 from skmemmap._utils import parse_nbytes
 from skmemmap.exceptions import CopyError
 
@@ -254,10 +267,13 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         make: report it (one :class:`~skmemmap.CopyWarning` per cause when
         the call ends, see :func:`~skmemmap.copy_report`), raise
         :class:`~skmemmap.CopyError` before an avoidable copy is made (strict
-        mode: in-memory X in a cross-validation, a layout conversion, a
-        gathered fold, a parameter that would avoid the estimator's copies;
-        the estimator's own unavoidable copies are still only reported), or
-        neither record nor warn.
+        mode: in-memory X in a cross-validation, a layout conversion, a fold
+        that is not one block of rows, a parameter value measured to lower
+        the estimator's own copies; inside a search or a ``cross_*``
+        function, the folds are checked when the search clones this
+        estimator, so the call ends with the CopyError before any fold is
+        taken; the estimator's own unavoidable copies are still only
+        reported), or neither record nor warn.
     blas_threads : int, default=None
         If set, limits BLAS and OpenMP threads to this number during fit and
         predict (with threadpoolctl).
@@ -324,6 +340,12 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
     # -- parameters, tags, routing ---------------------------------------------
     def _check_params(self):
+        if not hasattr(self.estimator, "fit") or isinstance(self.estimator, type):
+            raise TypeError(
+                f"estimator must be a scikit-learn estimator instance (with fit), "
+                f"got {self.estimator!r}. Pass one, e.g. "
+                f"MemmapEstimator(LogisticRegression())."
+            )
         if not (self.layout == "auto" or isinstance(self.layout, Layout)):
             raise ValueError(
                 f"layout must be 'auto' or a skmemmap.Layout, got {self.layout!r}."
@@ -420,7 +442,24 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             return contextlib.nullcontext()
         return threadpool_limits(limits=self.blas_threads)
 
+    def _shares(self, X):
+        """Whether fit writes in-memory X to a file for other processes."""
+        return (
+            not is_memmap_view(X)
+            and _numeric_2d(X) is not None
+            and not self._in_worker()
+            and _hands_x_to_other_processes(self.estimator)
+        )
+
     def _prepare_fit(self, X):
+        """X in the target layout, and the own copies reported if deferred."""
+        Xp = self._layout_fit_input(X)
+        if getattr(self, "_skm_own_deferred", False):
+            self._skm_own_deferred = False
+            self._report_own_copies(X, Xp)
+        return Xp
+
+    def _layout_fit_input(self, X):
         """X in the target layout: a view of a file where that saves memory."""
         layout = self.layout_
         name = type(self.estimator).__name__
@@ -456,22 +495,54 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         if data is None:
             return X  # not something we map: the estimator validates it itself
         if isinstance(data, np.ndarray) and in_cv_fold():
-            self._emit(
-                CopyEvent(
-                    "in-memory-folds",
-                    f"scikit-learn copied the training rows of in-memory X for {name}",
-                    data.nbytes,
-                    "Map it once: skmemmap.memmap(X), or fit MemmapEstimator(search)",
-                    "X is not a skmemmap.MemmapArray, so scikit-learn's fancy "
-                    "indexing copies every fold, for every candidate, in every worker",
-                    shape=data.shape,
-                )
-            )
-        share = not self._in_worker() and _hands_x_to_other_processes(self.estimator)
+            self._report_fold(data)
+        share = self._shares(data)
         if layout.keeps_input and not share:
             return X
         dtype, order = _resolve(layout, data)
         return self._file_view(data, layout, dtype=dtype, order=order, share=share)
+
+    def _report_fold(self, data):
+        """In-memory X in a CV fold: say whose copy it is, once.
+
+        The fold itself, taken from in-memory X: scikit-learn's indexing
+        copied it. Taken from a MemmapArray: skmemmap's indexing copied the
+        rows and reported them already. Anything else is the output of an
+        earlier pipeline step, new memory that step wrote (X may well be
+        mapped): that step's copy, which no remedy here avoids.
+        """
+        name = type(self.estimator).__name__
+        source, fold = cv_fold_inputs() or (None, None)
+        if fold is not None and not np.may_share_memory(data, fold):
+            step = _step_before(self)
+            self._emit(
+                CopyEvent(
+                    "step-output",
+                    f"{step} wrote its output for {name} into new memory in this fold",
+                    data.nbytes,
+                    "",
+                    f"{step} is the pipeline step before {name}: its transform "
+                    f"returns a new in-memory array of the fold's rows, whether X is "
+                    f"mapped or not (the folds of a mapped X are views)",
+                    avoidable=False,
+                    estimator=step,
+                    shape=data.shape,
+                )
+            )
+            return
+        if is_memmap_view(source):
+            return  # the rows were copied, and reported, by X's own indexing
+        self._emit(
+            CopyEvent(
+                "in-memory-folds",
+                f"scikit-learn copied the training rows of in-memory X for {name}",
+                data.nbytes,
+                "Map it once: skmemmap.memmap(X), or fit MemmapEstimator(search)",
+                "X is not a skmemmap.MemmapArray, so scikit-learn's fancy "
+                "indexing copies every fold, for every candidate, in every worker",
+                shape=data.shape,
+            )
+        )
 
     def _file_view(self, X, layout, *, dtype=None, order=None, share=False):
         """X in ``layout`` through skmemmap._convert.as_layout, the copy reported."""
@@ -573,32 +644,39 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             f"skmemmap.shuffle(X, y) if rows are ordered."
         )
 
-    def _report_own_copies(self, X):
-        """The copies the wrapped estimator makes by itself, whatever its input."""
-        factor, cause = own_copies(self.estimator)
-        if not factor:
-            return
-        fix = own_copy_fix(self.estimator)
-        reader = type(fix[0]).__name__ if fix else _reader_name(self.estimator)
-        if fix:
-            _, param, value, reduced = fix
-            remedy = f"Pass {reader}({param}={value!r}) to bring it to {reduced:g}x X"
+    def _report_own_copies(self, X, Xp=None):
+        """The copies the wrapped estimator makes by itself, for X as it gets
+        it (``Xp``, the file X was written to, if it was)."""
+        if is_chunked(X):  # gathered into the layout's dtype, or read as is
+            given = np.dtype(X.dtype)
+            dtype = self.layout_.target_dtype(given)
         else:
-            remedy = ""
-        itemsize = getattr(getattr(X, "dtype", None), "itemsize", 8)
-        self._emit(
-            CopyEvent(
-                "own",
-                f"{reader} makes its own copies of X in fit, about {factor:g}x X",
-                int(factor * X.shape[0] * X.shape[1] * itemsize),
-                remedy,
-                f"{cause}; no input layout avoids it (measured with skmemmap.audit)",
-                avoidable=fix is not None,
-                estimator=reader,
-                shape=X.shape,
-            ),
-            X,
-        )
+            data = X if is_memmap_view(X) else _numeric_2d(X)
+            if data is None:
+                return
+            dtype = np.dtype(_resolve(self.layout_, data)[0])
+            given = np.dtype(_resolve(Layout(), data)[0])
+        event = own_copy_event(self.estimator, X.shape, dtype, given)
+        if event is not None:
+            self._emit(event, X if Xp is None else Xp)
+
+    @contextlib.contextmanager
+    def _fold_fits_reported(self, Xp):
+        """While a search this wrapper runs fits folds of ``Xp`` (in workers),
+        the own copies of each fold's fit are reported where the fold is taken,
+        as a MemmapEstimator wrapping the search's estimator would report them."""
+        mapped = file_of(Xp)
+        if (
+            mapped is None
+            or not mapped.cache_folder
+            or self.on_copy == "ignore"
+            or self._in_worker()
+            or not _hands_x_to_other_processes(self.estimator)
+        ):
+            yield
+            return
+        with mark_fold_fits(mapped):
+            yield
 
     # -- fitting -----------------------------------------------------------------
     def fit(self, X, y=None, **fit_params):  # see _FitSignature below the class
@@ -630,9 +708,13 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             # or converted to a file rather than after.
             check_consistent_length(X, y)
             check_aligned(X, y)
+        if self.on_copy == "raise" and is_search(self.estimator):
+            search = self.estimator  # its folds, before X is written or sliced
+            groups = fit_params.get("groups")
+            refuse_copied_folds(self, call=(search, search.cv, X, y, groups))
         Xp = self._prepare_fit(X)
         self.estimator_ = clone(self.estimator)
-        with self._threads():
+        with self._threads(), self._fold_fits_reported(Xp):
             self.estimator_.fit(Xp, y, **fit_params)
         return self
 
@@ -647,7 +729,11 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             validate_data(self, X, reset=True, skip_check_array=True)
         elif hasattr(self, "n_features_in_"):
             del self.n_features_in_
-        if is_memmap_view(X) or is_chunked(X) or _numeric_2d(X) is not None:
+        # In-memory X that the wrapper writes to a file for a search: reported
+        # once X is that file, so that the folds' own copies (reported where
+        # each fold is taken, see _fold_fits_reported) join the same cause.
+        self._skm_own_deferred = self._shares(X)
+        if not self._skm_own_deferred:
             self._report_own_copies(X)
 
     @available_if(_estimator_has("partial_fit"))
@@ -942,6 +1028,11 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         # copies that only workers make are still warned about when it ends.
         if not self._in_worker():
             begin_call(trace=dispatching())
+            if self.on_copy == "raise":
+                # before any fold is taken: a gather would write its file
+                refuse_copied_folds(self)
+            elif self.on_copy == "warn":
+                announce_subsampling()
         return super().__sklearn_clone__()
 
     # -- delegated attributes --------------------------------------------------------
@@ -1053,10 +1144,97 @@ MemmapEstimator.fit = _FitSignature(MemmapEstimator.fit)
 _mirror_score_request(MemmapEstimator)
 
 
-def _reader_name(estimator):
-    from skmemmap._layout import _reader_of_x
+def own_copy_event(estimator, shape, dtype, given=None):
+    """The CopyEvent of the copies ``estimator`` makes by itself fitting an X
+    of ``shape`` that it reads as ``dtype`` (given as ``given``), or None.
 
-    return type(_reader_of_x(estimator)[0]).__name__
+    The amount is the registry's for the estimator's parameters and for X's
+    shape and dtype (see :func:`skmemmap._layout.own_copy_info`).
+    """
+    dtype = np.dtype(dtype)
+    info = own_copy_info(estimator, shape[0], shape[1], dtype)
+    if not info.factor:
+        return None
+    of = "X" if given is None or np.dtype(given) == dtype else f"X as {dtype.name}"
+    amount = f"{'up to' if info.up_to else 'about'} {info.factor:.2g}x {of}"
+    remedy = ""
+    if info.remedy:
+        param, value, reduced = info.remedy
+        to = f"{reduced:.2g}x X" if reduced >= 0.05 else "none"
+        remedy = f"Pass {info.reader}({param}={value!r}) to bring them to {to}"
+    return CopyEvent(
+        "own",
+        f"{info.reader} makes its own copies of X in fit, {amount}",
+        info.nbytes,
+        remedy,
+        f"{info.cause}; no input layout avoids it (measured with skmemmap.audit)",
+        avoidable=info.remedy is not None,
+        estimator=info.reader,
+        shape=tuple(shape),
+    )
+
+
+def _report_fold_fit(view):
+    """Hook of skmemmap._array: the training rows of a CV fold of a file that
+    a MemmapEstimator wrapping the search marked. Reports the own copies of
+    the estimator about to fit them (in the process that fits it), as a
+    MemmapEstimator wrapping that estimator would."""
+    split = sklearn_frame({"_safe_split"})
+    if split is None or split.get("train_indices") is not None:
+        return  # not a fold, or its test rows
+    estimator = split.get("estimator")
+    if estimator is None or isinstance(estimator, MemmapEstimator):
+        return  # a MemmapEstimator reports its own fits
+    event = own_copy_event(estimator, view.shape, view.dtype)
+    if event is not None:
+        mapped = file_of(view)
+        event = dataclasses.replace(event, family=mapped.family)
+        emit(event, folder=mapped.cache_folder)
+
+
+on_fold_rows(_report_fold_fit)
+
+
+def _fold_layout(view):
+    """Hook of skmemmap._array: the layout to gather the training rows of a
+    CV fold into, when a MemmapEstimator is about to fit them (it would
+    convert the gathered rows into that layout otherwise: a second file)."""
+    split = sklearn_frame({"_safe_split"})
+    if split is None or split.get("train_indices") is not None:
+        return None
+    estimator = split.get("estimator")
+    if not isinstance(estimator, MemmapEstimator):
+        return None
+    try:
+        layout = estimator._resolved_layout()
+    except (TypeError, ValueError):  # a bad layout: fit says so
+        return None
+    if layout.keeps_input:
+        return None
+    dtype, order = layout.resolve(view)
+    return np.dtype(dtype), order
+
+
+set_fold_layout(_fold_layout)
+
+
+def _step_before(estimator):
+    """Class name of the pipeline step before ``estimator``, found on the stack
+    (the Pipeline fitting it), or a description when it is not found."""
+    from sklearn.pipeline import Pipeline
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        pipeline = frame.f_locals.get("self")
+        if isinstance(pipeline, Pipeline):
+            steps = [
+                s for _, s in pipeline.steps if s is not None and s != "passthrough"
+            ]
+            for before, step in itertools.pairwise(steps):
+                if step is estimator:
+                    return type(before).__name__
+        frame = frame.f_back
+    return "An earlier pipeline step"
 
 
 def _in_blocks(func, X, dtype, order, params):

@@ -137,15 +137,15 @@ class Forecast:
     >>> import skmemmap
     >>> f = skmemmap.forecast(Ridge(), (1_000_000, 100))
     >>> f.peak_bytes / f.x_nbytes, f.disk_bytes
-    (2.0, 0)
+    (1.0, 0)
     >>> print(f)
     Forecast: Ridge on X 1,000,000 x 100 float64 (763 MB) in memory
-    peak 1,526 MB (2.00 x X) during fit, disk 0 MB
+    peak 763 MB (1.00 x X) during fit, disk 0 MB
                   memory at the peak
-        1,526 MB  Ridge's own copies (2 x the X it reads)
-    Lowest peak with one change: X in float32 -> 763 MB (1.00 x X), disk 0 MB
+          763 MB  Ridge's own copies (1 x the X it reads)
+    Lowest peak with one change: X in float32 -> 381 MB (0.50 x X), disk 0 MB
     >>> f.parts[0].why
-    'it centers a copy of X, and its solver copies it again'
+    'it centers a copy of X (copy_X=True)'
     """
 
     def __init__(self, parts, *, x_nbytes, phase, description, alternatives=()):
@@ -396,12 +396,9 @@ def _name(estimator):
 def _layout(estimator):
     """The registry's layout for the estimator that reads X, or None if unknown
     (the forecast says so in a part instead of warning)."""
-    from skmemmap._layout import _BUILTIN, _lookup, _reader_of_x, _registry
+    from skmemmap._layout import known_layout
 
-    reader, explicit = _reader_of_x(estimator)
-    if explicit is not None:
-        return explicit
-    return _lookup(_BUILTIN, type(reader), _registry)
+    return known_layout(estimator)
 
 
 def _own(estimator, data):
@@ -468,7 +465,7 @@ def _fit_parts(estimator, data, where):
             )
         )
     factor, cause = _own(estimator, data)
-    if factor:
+    if factor and not _is_libsvm(estimator):  # its support vectors: model parts
         parts.append(
             ForecastPart(
                 f"{name}'s own copies ({factor:g} x the X it reads)",
@@ -479,6 +476,10 @@ def _fit_parts(estimator, data, where):
         )
     parts += _model_parts(estimator, data, where)
     return parts, disk
+
+
+def _is_libsvm(estimator):
+    return any(k.__name__ == "BaseLibSVM" for k in type(estimator).__mro__)
 
 
 def _unknown_layout(name, where):
@@ -536,7 +537,7 @@ def _model_parts(estimator, data, where):
                 bound=True,
             )
         )
-    elif any(k.__name__ == "BaseLibSVM" for k in type(estimator).__mro__):
+    elif _is_libsvm(estimator):
         # libsvm caches kernel columns (float32, n rows each) up to cache_size MB
         cache = float(_params(estimator).get("cache_size", 200)) * 2**20
         parts.append(

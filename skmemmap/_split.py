@@ -10,18 +10,20 @@ starts in a worker; the announcement and the copies the workers then make
 are one cause, warned about once when the call ends (skmemmap._signal).
 """
 
+import dataclasses
+import sys
 import warnings
 
 import numpy as np
-from sklearn.model_selection import BaseCrossValidator
+from sklearn.model_selection import BaseCrossValidator, KFold
 from sklearn.utils import indexable
 
-from skmemmap._array import is_memmap_view
+from skmemmap._array import _describe_selection, file_of, is_memmap_view, is_row_run
 from skmemmap._chunked import check_aligned, is_chunked
 from skmemmap._disk import kfold_disk_bound
 from skmemmap._folds import check_n_splits, fold_sizes
-from skmemmap._signal import NOTICE, CopyEvent, begin_call, emit
-from skmemmap._utils import format_mb
+from skmemmap._signal import COPY, NOTICE, CopyEvent, begin_call, emit
+from skmemmap._utils import format_mb, layout_name
 
 __all__ = ["ContiguousKFold"]
 
@@ -228,6 +230,9 @@ class ContiguousKFold(BaseCrossValidator):
                 )
             )
             return
+        # Under a successive-halving search, the copies are its subsampling's
+        if announce_subsampling():
+            return
         if k > 2:
             emit(
                 _middle_folds_notice(X, n_samples, row_nbytes, k),
@@ -243,6 +248,9 @@ def _middle_folds_notice(X, n_samples, row_nbytes, k):
     """
     sizes = fold_sizes(n_samples, k)
     middle = range(1, k - 1)
+    # A MemmapEstimator's training rows are gathered in the layout it reads
+    dtype, order, layout = _fold_reader_layout(X)
+    row_nbytes = row_nbytes * dtype.itemsize // X.dtype.itemsize
     costs = [(n_samples - int(sizes[i])) * row_nbytes for i in middle]
     mapped = X._skm_file
     threshold = mapped.gather_nbytes
@@ -259,8 +267,8 @@ def _middle_folds_notice(X, n_samples, row_nbytes, k):
         )
     if threshold is not None and min(costs) > threshold:
         how += (
-            f"; the files take {format_mb(kfold_disk_bound(X, k))} of disk (in "
-            f"X's layout), released with X"
+            f"; the files take {format_mb(kfold_disk_bound(X, k, dtype, order))} of "
+            f"disk ({layout}), released with X"
         )
     return CopyEvent(
         "middle-folds",
@@ -276,6 +284,31 @@ def _middle_folds_notice(X, n_samples, row_nbytes, k):
         announces=("rows",),
         on_disk=threshold is not None and min(costs) > threshold,
     )
+
+
+def _fold_reader_layout(X):
+    """``(dtype, order, words)``: the layout the search up the stack gathers
+    its training sets of X in (a MemmapEstimator's, else X's own)."""
+    call = _cv_call()
+    estimator = None
+    if call is not None:
+        caller = call[0]
+        estimator = (
+            getattr(caller, "estimator", None) if not isinstance(caller, str) else None
+        )
+    from skmemmap._layout import _is_layout_wrapper, layout_for
+
+    if estimator is not None and _is_layout_wrapper(estimator):
+        layout = layout_for(estimator)
+        if not layout.keeps_input:
+            dtype, order = layout.resolve(X)
+            return (
+                np.dtype(dtype),
+                order,
+                f"as {layout_name(dtype, order)}, the layout "
+                f"{_reader_name(estimator)} reads",
+            )
+    return X.dtype, None, "in X's layout"
 
 
 def num_samples(X):
@@ -311,3 +344,175 @@ def _row_nbytes(X):
     except (TypeError, ValueError, IndexError, KeyError):
         return None
     return first.nbytes if first.dtype.kind in "biuf" else None
+
+
+# -- strict mode: refuse copied folds before any fit ---------------------------------
+# scikit-learn's functions that split X and fit a clone per fold: their frames
+# hold X, y, groups and the splitter (``cv``) while the clones are made.
+_CV_FUNCTIONS = frozenset(
+    {
+        "cross_validate",
+        "cross_val_predict",
+        "learning_curve",
+        "validation_curve",
+        "permutation_test_score",
+    }
+)
+
+
+def _cv_call():
+    """``(caller, cv, X, y, groups)`` of the search or cross-validation
+    function up the stack, or None: where the folds of X come from."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        local = frame.f_locals
+        code = frame.f_code
+        if code.co_name == "fit" and is_search(local.get("self")):
+            search = local["self"]
+            params = local.get("params") or {}
+            return (
+                search,
+                search.cv,
+                local.get("X"),
+                local.get("y"),
+                params.get("groups"),
+            )
+        if code.co_name in _CV_FUNCTIONS and "cv" in local and "X" in local:
+            return (
+                code.co_name,
+                local["cv"],
+                local["X"],
+                local.get("y"),
+                local.get("groups"),
+            )
+        frame = frame.f_back
+    return None
+
+
+def refuse_copied_folds(estimator, call=None):
+    """Strict mode: raise CopyError if the folds of X will be copied.
+
+    Called when a strict :class:`~skmemmap.MemmapEstimator` is cloned by a
+    search or ``cross_*`` function (in the calling process, before any fold
+    is taken), or fitted as the search itself (``call``: ``(search, cv, X,
+    y, groups)``). scikit-learn takes each fold outside the ``try`` that
+    turns a fit's errors into NaN scores, but a gather would already have
+    written its file by then: refusing here ends the call with the
+    CopyError, before anything is written. The splitter is asked for its
+    folds (index arrays only); a fold that is not one ascending run of rows
+    of a mapped X, or any fold of an in-memory X, is a copy.
+    """
+    call = call or _cv_call()
+    if call is None:
+        return
+    caller, cv, X, y, groups = call
+    if is_chunked(X):
+        # folds of a chunk list are chunk pieces: a gather is refused where
+        # one would be made (ChunkedArray.refuse_consolidation)
+        return
+    row_nbytes = None if X is None else _row_nbytes(X)
+    if row_nbytes is None:  # sparse or non-numeric: nothing skmemmap maps
+        return
+    name = _reader_name(estimator)
+    where = type(caller).__name__ if not isinstance(caller, str) else caller
+    if not is_memmap_view(X):
+        emit(
+            CopyEvent(
+                "in-memory-folds",
+                f"{where} would copy the rows of in-memory X for every fold of {name}",
+                num_samples(X) * row_nbytes,
+                "Map it once: skmemmap.memmap(X), or fit MemmapEstimator(search)",
+                "X is not a skmemmap.MemmapArray, so scikit-learn's fancy indexing "
+                "copies every fold, for every candidate, in every worker",
+            ),
+            on_copy="raise",
+        )
+    if getattr(caller, "resource", None) == "n_samples":
+        event = subsampling_event(where, X, COPY)
+        # at most all of X's rows, for one candidate
+        event = dataclasses.replace(event, nbytes=num_samples(X) * row_nbytes)
+        emit(event, on_copy="raise")
+    from sklearn.base import is_classifier
+    from sklearn.model_selection import check_cv
+
+    checked = check_cv(cv, y, classifier=is_classifier(estimator))
+    # KFold's indices are ContiguousKFold's, without its notice (a log write)
+    splitter = KFold(checked.n_splits) if type(checked) is ContiguousKFold else checked
+    for i, (train, test) in enumerate(splitter.split(X, y, groups)):
+        for part, idx in (("training", train), ("test", test)):
+            idx = np.asarray(idx)
+            if not is_row_run(idx):
+                emit(
+                    _fold_copy(checked, i, part, idx, row_nbytes, name), on_copy="raise"
+                )
+
+
+def _fold_copy(cv, i, part, idx, row_nbytes, name):
+    """The copy of a fold that is not one block of rows (strict mode raises it)."""
+    return CopyEvent(
+        "rows",
+        f"{cv!r} would copy the {part} rows of fold {i} for {name}",
+        len(idx) * row_nbytes,
+        "Use contiguous folds: skmemmap.ContiguousKFold(2) (skmemmap.shuffle "
+        "first if rows are ordered)",
+        f"the {part} set of fold {i} {_describe_selection(idx)}: it is not one "
+        f"block of rows of X, so it would be gathered into a file (or copied in "
+        f"memory) before the fit",
+        estimator=type(cv).__name__,
+    )
+
+
+def is_search(obj):
+    """Whether ``obj`` is one of scikit-learn's searches (BaseSearchCV is not
+    public: matched by name along the MRO, as the layout registry does)."""
+    return obj is not None and any(
+        k.__name__ == "BaseSearchCV" and k.__module__.startswith("sklearn.")
+        for k in type(obj).__mro__
+    )
+
+
+def subsampling_event(search, X, kind=NOTICE):
+    """The copies of a successive-halving search's row subsampling: its own
+    splitter picks rows at random, which no view of X can be. A notice
+    (announcing the row copies it causes) or, for strict mode, the copy."""
+    return CopyEvent(
+        "subsample",
+        f"{search} copies the rows it subsamples for each candidate",
+        0,
+        "Budget another resource than the rows (a forest's n_estimators), or use "
+        "GridSearchCV",
+        f"with resource='n_samples', {search} fits its first iterations on rows "
+        f"drawn at random from each training set (its own _SubsampleMetaSplitter), "
+        f"which are not one block of X whatever the splitter: they are gathered "
+        f"into files (or copied in memory)",
+        estimator=search,
+        family=file_of(X).family if file_of(X) is not None else None,
+        kind=kind,
+        announces=("rows",) if kind == NOTICE else (),
+    )
+
+
+def announce_subsampling():
+    """Name a successive-halving search's row subsampling as the cause of the
+    row copies it makes (a notice in the calling process, merged with them).
+
+    Returns True if a search up the stack subsamples the rows of a mapped X.
+    """
+    call = _cv_call()
+    if call is None or getattr(call[0], "resource", None) != "n_samples":
+        return False
+    X = call[2]
+    if not is_memmap_view(X):
+        return False
+    emit(
+        subsampling_event(type(call[0]).__name__, X),
+        folder=X._skm_file.cache_folder,
+    )
+    return True
+
+
+def _reader_name(estimator):
+    from skmemmap._layout import _x_reader
+
+    reader = _x_reader(getattr(estimator, "estimator", estimator))
+    return type(reader).__name__

@@ -53,24 +53,25 @@ class CopyError(RuntimeError):
     """An avoidable copy was about to be made while ``on_copy="raise"``.
 
     Raised, before the copy is made, for in-memory X, a layout conversion, a
-    gathered fold, or an estimator parameter that would avoid a copy; its
-    first line names the remedy. The estimator's own copies that nothing
-    avoids are reported (see :func:`~skmemmap.copy_report`), not raised.
+    fold that is not one block of rows, or an estimator parameter value
+    measured to lower its own copies; its first line names the remedy. The
+    estimator's own copies that nothing avoids are reported (see
+    :func:`~skmemmap.copy_report`), not raised.
 
     Examples
     --------
     >>> import numpy as np, skmemmap
     >>> from sklearn.linear_model import Ridge
     >>> X = skmemmap.memmap(np.random.RandomState(0).rand(50, 3))
-    >>> model = skmemmap.MemmapEstimator(Ridge(), on_copy="raise")
+    >>> model = skmemmap.MemmapEstimator(Ridge(solver="svd"), on_copy="raise")
     >>> try:
     ...     model.fit(X, np.arange(50.0))
     ... except skmemmap.CopyError as exc:
     ...     print(str(exc).splitlines()[0])  # doctest: +NORMALIZE_WHITESPACE
-    Ridge makes its own copies of X in fit, about 2x X (0.002 MB).
-    Pass Ridge(copy_X=False) to bring it to 1x X.
-    >>> model.set_params(estimator=Ridge(copy_X=False)).fit(X, np.arange(50.0))
-    MemmapEstimator(estimator=Ridge(copy_X=False), on_copy='raise')
+    Ridge makes its own copies of X in fit, about 4x X (0.005 MB).
+    Pass Ridge(solver='cholesky') to bring them to 1x X.
+    >>> model.set_params(estimator=Ridge(solver="cholesky")).fit(X, np.arange(50.0))
+    MemmapEstimator(estimator=Ridge(solver='cholesky'), on_copy='raise')
     """
 
 

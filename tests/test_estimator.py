@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 import sklearn
 from sklearn.decomposition import PCA
-from sklearn.ensemble import ExtraTreesRegressor, RandomForestClassifier
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge, SGDClassifier
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
@@ -323,14 +327,55 @@ def test_a_strided_view_is_copied_in_memory_and_says_so(folder):
     assert _files(folder, "*.as-*") == []
 
 
-def test_own_copies_are_reported(folder):
+@pytest.mark.parametrize(
+    "estimator, dtype, message",
+    [
+        (
+            Ridge(),
+            "float64",
+            r"^Ridge makes its own copies of X in fit, about 1x X "
+            r"\(1\.5 MB\)\.\nWhy: it centers a copy of X \(copy_X=True\)",
+        ),
+        (
+            Ridge(fit_intercept=False),
+            "float64",
+            r"about 1x X \(1\.5 MB\)\. Pass "
+            r"Ridge\(copy_X=False\) to bring them to none\.",
+        ),
+        (
+            PCA(5, svd_solver="full"),
+            "float64",
+            r"^PCA makes its own copies of X in "
+            r"fit, about 3x X \(4\.6 MB\)\. Pass PCA\(svd_solver='covariance_eigh'\)",
+        ),
+        # float32 X is converted to float64 and, above 10,000 rows, early
+        # stopping splits off a float64 validation set
+        (
+            HistGradientBoostingClassifier(max_iter=2),
+            "float32",
+            r"about 4\.2x X \(3\.2 MB\)\.\nWhy: it bins X into its own uint8 copy, "
+            r"converts float32 X to float64 and with early stopping",
+        ),
+    ],
+    ids=["Ridge", "Ridge-no-intercept", "PCA-full", "HGB-float32"],
+)
+def test_own_copies_are_reported_for_the_parameters_and_x(
+    folder, estimator, dtype, message
+):
+    X, y, _ = _data(20_000, 10)
+    with pytest.warns(CopyWarning, match=message):
+        MemmapEstimator(estimator).fit(skmemmap.memmap(X, dtype=dtype), y)
+
+
+def test_no_own_copy_is_reported_where_the_solver_makes_none(folder):
     X, _, y = _data(20_000, 10)
-    with pytest.warns(
-        CopyWarning,
-        match=r"^Ridge makes its own copies of X in fit, about 2x X \(3\.1 MB\)\. "
-        r"Pass Ridge\(copy_X=False\) to bring it to 1x X\.",
-    ):
-        MemmapEstimator(Ridge()).fit(skmemmap.memmap(X), y)
+    with skmemmap.copy_report(warn=False) as report:
+        # PCA's "auto" picks covariance_eigh for this tall, narrow X
+        MemmapEstimator(PCA(5)).fit(skmemmap.memmap(X), y)
+        MemmapEstimator(Ridge(fit_intercept=False, copy_X=False)).fit(
+            skmemmap.memmap(X), y
+        )
+    assert report.counts == {}
 
 
 def test_on_copy_raise_and_ignore(folder):
@@ -528,3 +573,119 @@ def test_copy_on_write_view_keeps_its_file_alive(folder):
     # the file must stay, so the view can still be sent to a worker.
     assert os.path.exists(path)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(cow)), X[50:100])
+
+
+# -- causes named truly --------------------------------------------------------------
+def _warned(record):
+    return [str(w.message) for w in record if w.category is CopyWarning]
+
+
+def test_a_transformers_output_in_a_pipeline_is_that_steps_copy(folder):
+    X, y, _ = _data(20_000, 10)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), MemmapEstimator(LogisticRegression())),
+        {"memmapestimator__estimator__C": [1.0, 2.0]},
+        cv=ContiguousKFold(2),
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        search.fit(skmemmap.memmap(X), y)
+    texts = _warned(record)
+    outputs = [t for t in texts if t.startswith("StandardScaler wrote its output")]
+    assert len(outputs) == 1, texts  # 2 candidates x 2 folds, one cause
+    assert "for LogisticRegression into new memory" in outputs[0]
+    assert "(4 copies, 3.1 MB in total)" in outputs[0]
+    assert not any("Map it once" in t or "in-memory X" in t for t in texts), texts
+
+
+def test_halving_search_names_its_subsampling_not_the_users_rows(folder):
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV
+
+    X, y, _ = _data(8000, 10)
+    search = HalvingGridSearchCV(
+        MemmapEstimator(LogisticRegression()),
+        {"estimator__C": [0.1, 1.0, 10.0]},
+        cv=ContiguousKFold(2),
+        random_state=0,
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        search.fit(skmemmap.memmap(X), y)
+    texts = _warned(record)
+    assert len(texts) == 1, texts
+    assert texts[0].startswith(
+        "HalvingGridSearchCV copies the rows it subsamples for each candidate ("
+    )
+    assert "resource='n_samples'" in texts[0] and "another resource" in texts[0]
+    assert not any("Select one contiguous" in t or "in-memory X" in t for t in texts)
+
+
+def test_wrapping_the_search_reports_the_workers_copies_as_wrapping_the_estimator(
+    folder,
+):
+    X, y, _ = _data(20_000, 10)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    grid = {"logisticregression__C": [1.0, 2.0]}
+
+    def own(call):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            call()
+        return [t.splitlines()[0] for t in _warned(record) if "own copies" in t]
+
+    automatic = own(
+        lambda: MemmapEstimator(
+            GridSearchCV(pipe, grid, cv=ContiguousKFold(2), n_jobs=2)
+        ).fit(X, y)
+    )
+    grid = {f"estimator__{k}": v for k, v in grid.items()}
+    wrapped = own(
+        lambda: GridSearchCV(
+            MemmapEstimator(pipe), grid, cv=ContiguousKFold(2), n_jobs=2
+        ).fit(skmemmap.memmap(X), y)
+    )
+    # 2 candidates x 2 folds in the workers, and the refit on all of X
+    assert automatic == wrapped, (automatic, wrapped)
+    assert "(5 copies, " in automatic[0]
+
+
+def test_a_wrapped_forests_gathered_folds_are_written_in_its_layout(folder):
+    X, y, _ = _data(6000, 10)
+    X_mm = skmemmap.memmap(X)
+    forest = RandomForestClassifier(n_estimators=2, max_depth=2, random_state=0)
+    with skmemmap.config_context(gather_nbytes=0), warnings.catch_warnings():
+        warnings.simplefilter("ignore", CopyWarning)
+        GridSearchCV(MemmapEstimator(forest), {}, cv=ContiguousKFold(4)).fit(X_mm, y)
+    gathers = _files(folder, "*.gather-*.npy")
+    assert len(gathers) == 2  # folds 1 and 2
+    for path in gathers:  # float32 Fortran, 3/4 of the rows: no conversion after
+        g = np.load(path, mmap_mode="r")
+        assert (g.dtype, g.shape, np.isfortran(g)) == (np.float32, (4500, 10), True)
+    assert [p.name for p in _files(folder, "*.as-*.npy")] == [
+        p.name for p in _files(folder, "*.as-float32-F-*.npy")
+    ]  # the sibling of X only (for the folds that are views), none of a gather
+    assert len(_files(folder, "*.as-*.npy")) == 1
+
+
+def test_layout_warnings_suggest_only_what_runs():
+    from sklearn.base import BaseEstimator
+    from sklearn.compose import ColumnTransformer
+
+    class NeedsArgs(BaseEstimator):
+        def __init__(self, a):
+            self.a = a
+
+        def fit(self, X, y=None):
+            return self
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", skmemmap.LayoutWarning)
+        ct = ColumnTransformer([("s", StandardScaler(), [0])])
+        assert skmemmap.layout_for(make_pipeline(ct, LogisticRegression())).keeps_input
+    with pytest.warns(
+        skmemmap.LayoutWarning, match=r"audit\(your NeedsArgs\(\.\.\.\)\)"
+    ):
+        skmemmap.layout_for(NeedsArgs(1))
+    with pytest.raises(TypeError, match="estimator must be a scikit-learn estimator"):
+        MemmapEstimator(None).fit(np.ones((4, 2)))

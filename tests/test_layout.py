@@ -47,9 +47,11 @@ from sklearn.tree import DecisionTreeClassifier
 
 import skmemmap
 from skmemmap import Layout, LayoutWarning, MemmapEstimator, layout_for
+from skmemmap._layout import own_copy_info
 
 F32_F = Layout(np.float32, ("F", "C"))
-CD = Layout((np.float64, np.float32), "F", writeable=True)
+CD = Layout((np.float64, np.float32), ("F", "C"), writeable=True)
+CD_F = Layout((np.float64, np.float32), "F", writeable=True)
 C = Layout((np.float64, np.float32), "C")
 C_W = Layout((np.float64, np.float32), "C", writeable=True)
 C64 = Layout(np.float64, "C")
@@ -78,10 +80,10 @@ EXPECTED = [
     (SVR, C64),
     (KNeighborsClassifier, C),
     (KNeighborsRegressor, C),
-    (KMeans, C),
-    (MiniBatchKMeans, C),
+    (KMeans, C_W),
+    (MiniBatchKMeans, C_W),
     (Ridge, C_W),
-    (RidgeCV, C_W),
+    (RidgeCV, Layout(np.float64, "C", writeable=True)),  # leave-one-out: float64
     (RidgeClassifier, C_W),
     (LinearRegression, C_W),
     (PCA, C_W),
@@ -184,6 +186,58 @@ def test_layout_validation_and_resolution():
 
 
 def test_own_copies_known_for_copying_estimators():
-    assert skmemmap.own_copies(Ridge())[0] == 2.0
-    assert skmemmap.own_copies(make_pipeline(PCA(), Ridge()))[0] == 1.0
+    assert skmemmap.own_copies(Ridge())[0] == 1.0
+    assert skmemmap.own_copies(make_pipeline(PCA(), Ridge()))[0] == 0.0
     assert skmemmap.own_copies(RandomForestClassifier()) == (0.0, "")
+
+
+def test_coordinate_descent_reads_c_unless_it_works_in_place():
+    """Lasso centers X whatever its order (1x X measured on C and Fortran): a
+    C map stays C. Without the intercept, C order costs a conversion to
+    Fortran on top of copy_X's copy (2x X measured), and copy_X=False reads a
+    Fortran X in place."""
+    assert layout_for(Lasso()) == CD
+    assert layout_for(Lasso(copy_X=False)) == CD
+    assert layout_for(Lasso(fit_intercept=False)) == CD_F
+    assert layout_for(ElasticNet(fit_intercept=False, copy_X=False)) == CD_F
+    assert CD.resolve(np.ones((3, 2))) == (np.float64, "C")
+
+
+@pytest.mark.parametrize(
+    "estimator, shape, dtype, factor, remedy",
+    [
+        (Ridge(), (10**5, 100), "float64", 1.0, None),
+        (Ridge(copy_X=False), (10**5, 100), "float64", 1.0, None),
+        (Ridge(solver="svd"), (10**5, 100), "float64", 4.0, ("solver", "cholesky")),
+        (Ridge(fit_intercept=False), (10**5, 100), "float64", 1.0, ("copy_X", False)),
+        (Ridge(fit_intercept=False, copy_X=False), (10**5, 100), "float64", 0.0, None),
+        # 'auto' picks covariance_eigh for tall and narrow X: no copy
+        (PCA(10), (10**5, 100), "float64", 0.0, None),
+        (PCA(10), (2000, 1000), "float64", 1.06, None),  # "auto" is randomized
+        (
+            PCA(10, svd_solver="full"),
+            (10**5, 100),
+            "float64",
+            3.0,
+            ("svd_solver", "covariance_eigh"),
+        ),
+        (PCA(10, svd_solver="full"), (2000, 1000), "float64", 5.5, ("copy", False)),
+        (Lasso(), (10**5, 100), "float64", 1.0, None),
+        (KMeans(), (10**5, 100), "float64", 2.0, ("copy_x", False)),
+        (HistGradientBoostingClassifier(), (10**5, 100), "float64", 1.125, None),
+        (HistGradientBoostingClassifier(), (5000, 100), "float64", 0.125, None),
+        (HistGradientBoostingClassifier(), (10**5, 100), "float32", 4.25, None),
+        (LogisticRegression(), (10**5, 100), "float64", 0.0, None),
+        (LogisticRegression(solver="liblinear"), (10**5, 100), "float32", 4.0, None),
+    ],
+    ids=lambda v: repr(v) if not isinstance(v, (tuple, str, float)) else None,
+)
+def test_own_copies_follow_parameters_shape_and_dtype(
+    estimator, shape, dtype, factor, remedy
+):
+    info = own_copy_info(estimator, *shape, dtype)
+    assert info.factor == pytest.approx(factor, abs=0.01)
+    assert (info.remedy and info.remedy[:2]) == remedy
+    assert skmemmap.own_copies(estimator, np.empty((2, 2)))[0] >= 0
+    if remedy is not None:  # a remedy is named only when it lowers the amount
+        assert info.remedy[2] <= factor - 0.25

@@ -5,7 +5,7 @@
     (``skmemmap._layout._BUILTIN``), listing the public scikit-learn
     estimators it covers: the layout ``layout_for`` gives them, whether they
     get a copy-on-write map, and the copies they still make by themselves
-    (``_OWN_COPIES`` through ``own_copies``). Built from the installed
+    (``_OWN_COPIES``: how they depend on the parameters). Built from the installed
     scikit-learn at build time.
 
 ``.. skmemmap-bench:: PATH``
@@ -39,15 +39,17 @@ from sphinx.util.docutils import SphinxDirective
 
 
 def _registry_rows():
-    """(entry, [estimator classes], layout, own-copy factor, cause) per group.
+    """(entry, [estimator classes], layout, own copies, cause) per group.
 
-    Estimators are grouped by the registry entry that matches them and what
-    ``layout_for`` and ``own_copies`` return for them.
+    Estimators are grouped by the registry entry that matches them, the
+    layout ``layout_for`` gives them (with their default parameters) and the
+    own-copy entry that matches them (``_OWN_COPIES``: its summary of how the
+    amount depends on the parameters, and the cause for a large float64 X).
     """
     from sklearn.utils import all_estimators
 
-    from skmemmap import layout_for, own_copies
-    from skmemmap._layout import _BUILTIN
+    from skmemmap import layout_for
+    from skmemmap._layout import _BUILTIN, _OWN_COPIES, _lookup, own_copy_info
 
     groups = {}
     for _, cls in all_estimators():
@@ -57,13 +59,16 @@ def _registry_rows():
                 klass.__module__.split(".")[0] == "sklearn"
                 and klass.__name__ in _BUILTIN
             ):
-                key = (klass.__name__, layout_for(cls), *own_copies(cls))
+                own = _lookup(_OWN_COPIES, cls)
+                summary = own[1] if own else ""
+                cause = own_copy_info(cls).cause if own else ""
+                key = (klass.__name__, layout_for(cls), summary, cause)
                 groups.setdefault(key, []).append(cls)
                 break
     order = list(_BUILTIN)
     return [
-        (entry, classes, layout, factor, cause)
-        for (entry, layout, factor, cause), classes in sorted(
+        (entry, classes, layout, summary, cause)
+        for (entry, layout, summary, cause), classes in sorted(
             groups.items(), key=lambda item: order.index(item[0][0])
         )
     ]
@@ -80,7 +85,7 @@ class LayoutTable(SphinxDirective):
         lines = [
             ".. list-table::",
             "   :header-rows: 1",
-            "   :widths: 30 16 10 10 34",
+            "   :widths: 26 14 8 30 22",
             "",
             "   * - Estimators",
             "     - Reads X without a copy as",
@@ -88,13 +93,13 @@ class LayoutTable(SphinxDirective):
             "     - Own copies in fit",
             "     - Why (registry entry)",
         ]
-        for entry, classes, layout, factor, cause in _registry_rows():
+        for entry, classes, layout, summary, cause in _registry_rows():
             # public path: sklearn.<subpackage> re-exports every estimator
             names = ", ".join(
                 f":class:`~sklearn.{cls.__module__.split('.')[1]}.{cls.__name__}`"
                 for cls in classes
             )
-            copies = f"{factor:g}x X" if factor else "none known"
+            copies = summary or "none known"
             why = f"{cause} ({entry})" if cause else f"({entry})"
             lines += [
                 f"   * - {names}",

@@ -11,12 +11,14 @@ from skmemmap._signal.calls import (
     STATE,
     begin_call,
     channel_folder,
+    cv_fold_inputs,
     dispatching,
     emit,
     in_cv_fold,
     is_worker,
     reset,
     set_parent_channel,
+    sklearn_frame,
     warn_at_user,
 )
 from skmemmap._signal.events import COPY, LAYOUT, NOTICE, CopyEvent
@@ -32,11 +34,13 @@ __all__ = [
     "begin_call",
     "channel_folder",
     "copy_report",
+    "cv_fold_inputs",
     "dispatching",
     "emit",
     "in_cv_fold",
     "is_worker",
     "reset",
     "set_parent_channel",
+    "sklearn_frame",
     "warn_at_user",
 ]

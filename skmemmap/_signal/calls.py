@@ -173,6 +173,28 @@ def in_cv_fold():
     return _called_from("sklearn", _FOLD_FUNCTIONS)
 
 
+def sklearn_frame(names):
+    """The local variables of the nearest scikit-learn function up the stack
+    named one of ``names``, or None."""
+    prefix = _package_dir_or_none("sklearn")
+    frame = sys._getframe(1)
+    while frame is not None and prefix:
+        code = frame.f_code
+        if code.co_name in names and code.co_filename.startswith(prefix):
+            return frame.f_locals
+        frame = frame.f_back
+    return None
+
+
+def cv_fold_inputs():
+    """``(X, X_train)`` of scikit-learn's fit of one CV fold up the stack: the
+    X the fold was taken from and the fold itself (None outside a fold)."""
+    local = sklearn_frame(_FOLD_FUNCTIONS)
+    if local is None:
+        return None
+    return local.get("X"), local.get("X_train", local.get("X_partial_train"))
+
+
 def warn_at_user(message, category):
     """``warnings.warn`` pointing at the user's line (the outermost if none)."""
     user, _ = user_frames(sys._getframe(1))
