@@ -373,7 +373,8 @@ def test_score_adds_up_over_blocks_or_says_why_not(folder):
     lda = StreamingEstimator(
         LatentDirichletAllocation(2, random_state=0), block_rows=64
     )
-    lda.fit(Xm)
+    with pytest.warns(skmemmap.LayoutWarning, match="LatentDirichletAllocation"):
+        lda.fit(Xm)
     with pytest.raises(ValueError, match=r"neither a sum nor a mean .* 8 blocks"):
         lda.score(Xm)
     assert lda.score(Xm[:64]) == lda.estimator_.score(X[:64])
