@@ -1,9 +1,9 @@
 """X in the layout an estimator reads: the one entry point MemmapEstimator calls.
 
-:func:`as_layout` decides, for any X (a :class:`~skmemmap.MemmapArray`, an
-in-memory ndarray or DataFrame), how to give it in a dtype and memory order,
-does it, and says what it cost, so that a copy is described by the code path
-that made it.
+:func:`lay_out` decides, for X as :func:`skmemmap._input.describe_input`
+described it (a :class:`~skmemmap.MemmapArray`, a chunk list, an in-memory
+ndarray or DataFrame), how to give it in a layout, does it, and says what it
+cost, so that a copy is described by the code path that made it.
 """
 
 import dataclasses
@@ -11,18 +11,18 @@ import os
 
 import numpy as np
 
-from skmemmap._array import has_layout, is_memmap_view, order_of, row_range
-from skmemmap._chunked import is_chunked
+from skmemmap._array import is_memmap_view
 from skmemmap._construct import in_layout, memmap, sibling_path
+from skmemmap._input import CHUNKS, FILE, describe_input
 from skmemmap._mapped import open_derived
 from skmemmap._utils import layout_name
 
-__all__ = ["Conversion", "as_layout", "describe_layout", "is_frame"]
+__all__ = ["Conversion", "lay_out"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Conversion:
-    """A copy :func:`as_layout` made (or is about to make) of X.
+    """A copy :func:`lay_out` made (or is about to make) of X.
 
     Attributes
     ----------
@@ -36,55 +36,39 @@ class Conversion:
         once to a file, in the target layout, for other processes to map.
     nbytes : int
         Bytes of the copy.
-    src, dst : str
-        The layouts, in words (``"float64 C"``, ``"a DataFrame"``).
+    src : str
+        X's layout, in words (``"float64 C"``, ``"a DataFrame"``).
+    dtype, order : numpy.dtype, {"C", "F"}
+        The layout X is copied into; ``dst`` says it in words.
     """
 
     kind: str
     nbytes: int
     src: str
-    dst: str
+    dtype: np.dtype
+    order: str
+
+    @property
+    def dst(self):
+        return layout_name(self.dtype, self.order)
 
     @property
     def on_disk(self):
         return self.kind != "in-memory"
 
 
-def is_frame(X):
-    """Whether X is a pandas DataFrame (or behaves as one)."""
-    return hasattr(X, "iloc") and hasattr(X, "dtypes") and hasattr(X, "columns")
-
-
-def describe_layout(X):
-    """X's layout in words, e.g. ``'float64 C'``, ``'a DataFrame'``."""
-    if is_frame(X):
-        return "a DataFrame"
-    if is_chunked(X):
-        return f"a chunk list ({layout_name(X.dtype, X.order)})"
-    strided = X.ndim > 1 and not (X.flags.c_contiguous or X.flags.f_contiguous)
-    if strided and not (is_memmap_view(X) and row_range(X) is not None):
-        return f"{X.dtype.name} (a non-contiguous view)"
-    return layout_name(X.dtype, order_of(X))
-
-
-def as_layout(
-    X,
-    dtype,
-    order,
-    *,
-    folder=None,
-    max_nbytes=None,
-    share=False,
-    writeable=False,
-    check=None,
-):
-    """X as ``dtype``/``order``, a view of a file where that saves memory.
+def lay_out(inp, layout, *, folder=None, max_nbytes=None, share=False, check=None):
+    """X (described by ``inp``) in ``layout``, a view of a file where that saves memory.
 
     Parameters
     ----------
-    X : MemmapArray, ndarray or DataFrame (numeric, 2-D)
-    dtype, order : dtype, {"C", "F"}
-        The target layout.
+    inp : Input
+        X, as :func:`skmemmap._input.describe_input` described it: a
+        MemmapArray, a ChunkedArray, or in-memory X (``"memory"``).
+    layout : Layout
+        The layout to give X in (see :meth:`Input.target`); a layout that
+        keeps X's own gives a view or in-memory X as it is, unless it is
+        shared.
     folder : str, default=None
         Base folder for files written.
     max_nbytes : int or None, default=None
@@ -95,8 +79,6 @@ def as_layout(
         Other processes will read X (a search, ``cross_*``, a process-parallel
         ensemble): in-memory X is then written once to a file (``"map"``) so
         that every fold in every worker is a view of it.
-    writeable : bool, default=False
-        The estimator writes into X: a file view is then mapped copy-on-write.
     check : callable, default=None
         Called with the :class:`Conversion` just before any copy is made; may
         raise (strict mode).
@@ -108,20 +90,21 @@ def as_layout(
     conversion : Conversion or None
         The copy made, or None if none was made.
     """
-    dtype = np.dtype(dtype)
-    dst = layout_name(dtype, order)
+    X = inp.X
+    if layout.keeps_input and not share and inp.kind != CHUNKS:
+        return X, None
+    dtype, order = inp.target(layout)
+    writeable = layout.writeable
 
     def copy(kind, nbytes, make, written=lambda view: True):
-        conv = Conversion(kind, int(nbytes), describe_layout(X), dst)
+        conv = Conversion(kind, int(nbytes), inp.describe(), dtype, order)
         if check is not None:
             check(conv)
         view = make()
         return view, conv if written(view) else None
 
-    nbytes = (
-        int(X.shape[0]) * int(np.prod(X.shape[1:], dtype=np.int64)) * dtype.itemsize
-    )
-    if is_chunked(X):
+    nbytes = int(np.prod(inp.shape, dtype=np.int64)) * dtype.itemsize
+    if inp.kind == CHUNKS:
         single = X.single_view()
         if single is None:
             pair, conv = copy(
@@ -131,12 +114,14 @@ def as_layout(
                 written=lambda pair: pair[1],
             )
             return _writeable(pair[0], writeable), conv
-        X = single  # rows of one chunk: a view of its file, as for one file
-    if is_memmap_view(X):
+        # rows of one chunk: a view of its file, as for one file
+        inp = describe_input(single)
+        X = single
+    if inp.kind == FILE:
         view, conv = X, None
-        if not has_layout(X, dtype, order):
-            if row_range(X) is not None:
-                root = X._skm_file
+        if not inp.has(dtype, order):
+            if inp.rows is not None:
+                root = inp.file
                 if os.path.exists(sibling_path(root, dtype, order)):
                     view = in_layout(X, dtype, order)[0]
                 else:
@@ -173,7 +158,7 @@ def as_layout(
                 memmap(X, dtype=dtype, order=order, folder=folder), writeable
             ),
         )
-    if not is_frame(X) and has_layout(X, dtype, order):
+    if not inp.frame and inp.has(dtype, order):
         return X, None
     if max_nbytes is not None and nbytes > max_nbytes:
         return copy(
@@ -183,7 +168,7 @@ def as_layout(
                 memmap(X, dtype=dtype, order=order, folder=folder), writeable
             ),
         )
-    if is_frame(X):
+    if inp.frame:
         return X, None  # the estimator converts it, and keeps its column names
     return copy("in-memory", nbytes, lambda: np.asarray(X, dtype=dtype, order=order))
 

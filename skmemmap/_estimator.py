@@ -33,16 +33,15 @@ from threadpoolctl import threadpool_limits
 
 from skmemmap._array import (
     file_of,
-    has_layout,
-    is_gathered,
     is_memmap_view,
     mark_fold_fits,
     on_fold_rows,
     set_fold_layout,
 )
-from skmemmap._chunked import check_aligned, is_chunked
-from skmemmap._convert import as_layout, is_frame
+from skmemmap._chunked import check_aligned
+from skmemmap._convert import lay_out
 from skmemmap._forecast import check_budget, parse_budget
+from skmemmap._input import CHUNKS, FILE, MEMORY, SPARSE, describe_input
 from skmemmap._layout import Layout, layout_for, own_copy_info
 from skmemmap._layout import _registry as _layout_registry
 from skmemmap._resources import warn_if_bigger_than_memory
@@ -165,27 +164,6 @@ def _hands_x_to_other_processes(estimator, _depth=0):
     return any(_hands_x_to_other_processes(e, _depth + 1) for e in inner)
 
 
-def _numeric_2d(X):
-    """X as an ndarray-like we may map (numeric 2-D array or frame), else None."""
-    if is_frame(X):
-        if all(getattr(dt, "kind", "O") in "biuf" for dt in X.dtypes) and X.size:
-            return X
-        return None
-    if isinstance(X, np.ndarray) and X.ndim == 2 and X.size and X.dtype.kind in "biuf":
-        return X
-    return None
-
-
-def _resolve(layout, data):
-    """Target ``(dtype, order)`` for an ndarray or a numeric DataFrame."""
-    if not is_frame(data):
-        return layout.resolve(data)
-    frame_dtype = np.result_type(
-        *(np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in data.dtypes)
-    )
-    return layout.target_dtype(frame_dtype), (layout.orders or ("F",))[0]
-
-
 # scikit-learn's set_output machinery. Its public face, TransformerMixin's
 # _SetOutputMixin, cannot be inherited here: it rebinds transform and
 # fit_transform without their available_if checks, so every MemmapEstimator
@@ -290,7 +268,10 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
     estimator_ : estimator object
         The fitted clone of ``estimator``.
     layout_ : Layout
-        The layout X was given in.
+        The layout handed to the estimator: ``layout``, or
+        ``layout_for(estimator)`` for ``"auto"``. X is given to the wrapped
+        estimator in it, in its own dtype and order where the layout accepts
+        them.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -301,6 +282,9 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
     See Also
     --------
+    StreamingEstimator : Fit an incremental estimator on X block by block.
+    ContiguousKFold : Folds of contiguous rows, whose training sets stay views.
+    forecast : The peak memory of a fit, before running it.
     layout_for : The layout an estimator reads without a copy.
     memmap : Write X to a file once, in a given layout.
 
@@ -442,28 +426,28 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             return contextlib.nullcontext()
         return threadpool_limits(limits=self.blas_threads)
 
-    def _shares(self, X):
+    def _shares(self, inp):
         """Whether fit writes in-memory X to a file for other processes."""
         return (
-            not is_memmap_view(X)
-            and _numeric_2d(X) is not None
+            inp.kind == MEMORY
             and not self._in_worker()
             and _hands_x_to_other_processes(self.estimator)
         )
 
-    def _prepare_fit(self, X):
+    def _prepare_fit(self, inp):
         """X in the target layout, and the own copies reported if deferred."""
-        Xp = self._layout_fit_input(X)
+        Xp = self._layout_fit_input(inp)
         if getattr(self, "_skm_own_deferred", False):
             self._skm_own_deferred = False
-            self._report_own_copies(X, Xp)
+            self._report_own_copies(inp, Xp)
         return Xp
 
-    def _layout_fit_input(self, X):
+    def _layout_fit_input(self, inp):
         """X in the target layout: a view of a file where that saves memory."""
-        layout = self.layout_
+        X, layout = inp.X, self.layout_
         name = type(self.estimator).__name__
-        if sparse.issparse(X):
+        share = False
+        if inp.kind == SPARSE:
             self._emit(
                 CopyEvent(
                     "sparse",
@@ -475,34 +459,26 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
                 )
             )
             return X
-        if is_memmap_view(X):
-            self._refuse_gathered(X)
-            Xp = X if layout.keeps_input else self._file_view(X, layout)
-            warn_if_bigger_than_memory(self, Xp)
-            return Xp
-        if is_chunked(X):
+        if inp.kind == FILE:
+            self._refuse_gathered(inp)
+        elif inp.kind == CHUNKS:
             if not self._in_worker() and _hands_x_to_other_processes(self.estimator):
                 return X  # a search's folds of a chunk list are chunk pieces
             # The estimator needs one array: the rows are gathered once, into
             # its layout (X's own if skmemmap does not know it).
             X.refuse_consolidation(f"{name} (in MemmapEstimator)")
-            dtype = layout.target_dtype(X.dtype)
-            order = (layout.orders or (X.order,))[0]
-            Xp = self._file_view(X, layout, dtype=dtype, order=order)
-            warn_if_bigger_than_memory(self, Xp)
-            return Xp
-        data = _numeric_2d(X)
-        if data is None:
+        elif inp.kind == MEMORY:
+            if not inp.frame and in_cv_fold():
+                self._report_fold(inp)
+            share = self._shares(inp)
+        else:
             return X  # not something we map: the estimator validates it itself
-        if isinstance(data, np.ndarray) and in_cv_fold():
-            self._report_fold(data)
-        share = self._shares(data)
-        if layout.keeps_input and not share:
-            return X
-        dtype, order = _resolve(layout, data)
-        return self._file_view(data, layout, dtype=dtype, order=order, share=share)
+        Xp = self._file_view(inp, layout, share=share)
+        if inp.kind != MEMORY:
+            warn_if_bigger_than_memory(self, Xp)
+        return Xp
 
-    def _report_fold(self, data):
+    def _report_fold(self, inp):
         """In-memory X in a CV fold: say whose copy it is, once.
 
         The fold itself, taken from in-memory X: scikit-learn's indexing
@@ -513,20 +489,20 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         """
         name = type(self.estimator).__name__
         source, fold = cv_fold_inputs() or (None, None)
-        if fold is not None and not np.may_share_memory(data, fold):
+        if fold is not None and not np.may_share_memory(inp.X, fold):
             step = _step_before(self)
             self._emit(
                 CopyEvent(
                     "step-output",
                     f"{step} wrote its output for {name} into new memory in this fold",
-                    data.nbytes,
+                    inp.nbytes,
                     "",
                     f"{step} is the pipeline step before {name}: its transform "
                     f"returns a new in-memory array of the fold's rows, whether X is "
                     f"mapped or not (the folds of a mapped X are views)",
                     avoidable=False,
                     estimator=step,
-                    shape=data.shape,
+                    shape=inp.shape,
                 )
             )
             return
@@ -536,42 +512,41 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             CopyEvent(
                 "in-memory-folds",
                 f"scikit-learn copied the training rows of in-memory X for {name}",
-                data.nbytes,
+                inp.nbytes,
                 "Map it once: skmemmap.memmap(X), or fit MemmapEstimator(search)",
                 "X is not a skmemmap.MemmapArray, so scikit-learn's fancy "
                 "indexing copies every fold, for every candidate, in every worker",
-                shape=data.shape,
+                shape=inp.shape,
             )
         )
 
-    def _file_view(self, X, layout, *, dtype=None, order=None, share=False):
-        """X in ``layout`` through skmemmap._convert.as_layout, the copy reported."""
-        if dtype is None:
-            dtype, order = layout.resolve(X)
+    def _file_view(self, inp, layout, *, share=False):
+        """X in ``layout`` through skmemmap._convert.lay_out, the copy reported."""
 
         def report(conversion):
-            self._emit(self._conversion_event(conversion, dtype, order), X)
+            self._emit(self._conversion_event(conversion), inp.X)
 
         strict = self.on_copy == "raise"
-        view, conversion = as_layout(
-            X,
-            dtype,
-            order,
+        view, conversion = lay_out(
+            inp,
+            layout,
             folder=self.folder,
             max_nbytes=parse_nbytes(self.max_nbytes, "max_nbytes"),
             share=share,
-            writeable=layout.writeable,
             check=report if strict else None,  # raises before the copy
         )
         if conversion is not None and not strict:
             report(conversion)
         return view
 
-    def _conversion_event(self, conversion, dtype, order):
-        """The CopyEvent of a copy ``as_layout`` made, in the words of its kind."""
+    def _conversion_event(self, conversion):
+        """The CopyEvent of a copy ``lay_out`` made, in the words of its kind."""
         name = type(self.estimator).__name__
         src, dst = conversion.src, conversion.dst
-        call = f"skmemmap.memmap(X, dtype='{np.dtype(dtype).name}', order='{order}')"
+        call = (
+            f"skmemmap.memmap(X, dtype='{conversion.dtype.name}', "
+            f"order='{conversion.order}')"
+        )
         reads = f"{name} reads {dst} without a copy and X is {src}"
         cause, what, remedy, why = {
             "map": (
@@ -633,32 +608,26 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             estimator=name,
         )
 
-    def _refuse_gathered(self, X):
+    def _refuse_gathered(self, inp):
         """Strict mode: a training set gathered into a file is an avoidable copy."""
-        if self.on_copy != "raise" or not is_gathered(X):
+        if self.on_copy != "raise" or not inp.gathered:
             return
         raise CopyError(
             f"The rows given to {type(self.estimator).__name__} were gathered into "
-            f"a file ({X.shape[0]} rows): they are not one contiguous block of X. "
+            f"a file ({inp.shape[0]} rows): they are not one contiguous block of X. "
             f"Use contiguous folds: skmemmap.ContiguousKFold(2), after "
             f"skmemmap.shuffle(X, y) if rows are ordered."
         )
 
-    def _report_own_copies(self, X, Xp=None):
+    def _report_own_copies(self, inp, Xp=None):
         """The copies the wrapped estimator makes by itself, for X as it gets
         it (``Xp``, the file X was written to, if it was)."""
-        if is_chunked(X):  # gathered into the layout's dtype, or read as is
-            given = np.dtype(X.dtype)
-            dtype = self.layout_.target_dtype(given)
-        else:
-            data = X if is_memmap_view(X) else _numeric_2d(X)
-            if data is None:
-                return
-            dtype = np.dtype(_resolve(self.layout_, data)[0])
-            given = np.dtype(_resolve(Layout(), data)[0])
-        event = own_copy_event(self.estimator, X.shape, dtype, given)
+        if inp.kind not in (FILE, CHUNKS, MEMORY):
+            return
+        dtype = self.layout_.target_dtype(inp.dtype)
+        event = own_copy_event(self.estimator, inp.shape, dtype, inp.dtype)
         if event is not None:
-            self._emit(event, X if Xp is None else Xp)
+            self._emit(event, inp.X if Xp is None else Xp)
 
     @contextlib.contextmanager
     def _fold_fits_reported(self, Xp):
@@ -684,7 +653,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or MemmapArray of shape (n_samples, n_features)
+        X : array-like, MemmapArray or ChunkedArray of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Target values.
@@ -700,10 +669,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         routed = self._route("fit", fit_params)
         if routed is not None:
             fit_params = routed.fit
-        self._fit_start(X)
-        if y is not None and (
-            is_memmap_view(X) or is_chunked(X) or _numeric_2d(X) is not None
-        ):
+        inp = self._fit_start(X)
+        if y is not None and inp.kind in (FILE, CHUNKS, MEMORY):
             # scikit-learn's own check and message, made before X is written
             # or converted to a file rather than after.
             check_consistent_length(X, y)
@@ -712,29 +679,32 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
             search = self.estimator  # its folds, before X is written or sliced
             groups = fit_params.get("groups")
             refuse_copied_folds(self, call=(search, search.cv, X, y, groups))
-        Xp = self._prepare_fit(X)
+        Xp = self._prepare_fit(inp)
         self.estimator_ = clone(self.estimator)
         with self._threads(), self._fold_fits_reported(Xp):
             self.estimator_.fit(Xp, y, **fit_params)
         return self
 
     def _fit_start(self, X):
+        """The checks and reports before a first fit; X described, once."""
+        inp = describe_input(X)
         if self.max_memory is not None and not self._in_worker() and not in_cv_fold():
-            check_budget(self, X, max_memory=self.max_memory)  # before any write
+            check_budget(self, inp, max_memory=self.max_memory)  # before any write
         if not self._in_worker():
             # The call's scope opens before any worker logs a copy.
             begin_call(trace=dispatching())
         self.layout_ = self._resolved_layout()
-        if is_frame(X) or (hasattr(X, "shape") and len(getattr(X, "shape", ())) == 2):
+        if inp.two_d:
             validate_data(self, X, reset=True, skip_check_array=True)
         elif hasattr(self, "n_features_in_"):
             del self.n_features_in_
         # In-memory X that the wrapper writes to a file for a search: reported
         # once X is that file, so that the folds' own copies (reported where
         # each fold is taken, see _fold_fits_reported) join the same cause.
-        self._skm_own_deferred = self._shares(X)
+        self._skm_own_deferred = self._shares(inp)
         if not self._skm_own_deferred:
-            self._report_own_copies(X)
+            self._report_own_copies(inp)
+        return inp
 
     @available_if(_estimator_has("partial_fit"))
     def partial_fit(self, X, y=None, **partial_fit_params):
@@ -755,13 +725,14 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         routed = self._route("partial_fit", partial_fit_params)
         if routed is not None:
             partial_fit_params = routed.partial_fit
-        first = not hasattr(self, "estimator_")
-        if first:
-            self._fit_start(X)
+        if not hasattr(self, "estimator_"):
+            inp = self._fit_start(X)
             self.estimator_ = clone(self.estimator)
-        elif is_frame(X) or getattr(X, "ndim", 0) == 2:
-            validate_data(self, X, reset=False, skip_check_array=True)
-        Xp = self._prepare_fit(X)
+        else:
+            inp = describe_input(X)
+            if inp.two_d:
+                validate_data(self, X, reset=False, skip_check_array=True)
+        Xp = self._prepare_fit(inp)
         with self._threads():
             self.estimator_.partial_fit(Xp, y, **partial_fit_params)
         return self
@@ -778,14 +749,14 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray
+        X_new : ndarray or DataFrame
+            A DataFrame when :meth:`set_output` asks for one.
         """
         self._check_params()
         routed = self._route("fit_transform", fit_params)
         if routed is not None:
             fit_params = routed.fit
-        self._fit_start(X)
-        Xp = self._prepare_fit(X)
+        Xp = self._prepare_fit(self._fit_start(X))
         self.estimator_ = clone(self.estimator)
         with self._threads():
             return self.estimator_.fit_transform(Xp, y, **fit_params)
@@ -808,8 +779,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         routed = self._route("fit_predict", fit_params)
         if routed is not None:
             fit_params = routed.fit
-        self._fit_start(X)
-        Xp = self._prepare_fit(X)
+        Xp = self._prepare_fit(self._fit_start(X))
         self.estimator_ = clone(self.estimator)
         with self._threads():
             return self.estimator_.fit_predict(Xp, y, **fit_params)
@@ -821,29 +791,26 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         routed = self._route(method, params)
         if routed is not None:
             params = getattr(routed, method)
-        if is_frame(X) or getattr(X, "ndim", 0) == 2:
+        inp = describe_input(X)
+        if inp.two_d:
             validate_data(self, X, reset=False, skip_check_array=True)
         func = getattr(self.estimator_, method)
         layout = self.layout_
         with self._threads():
-            if sparse.issparse(X) or layout.keeps_input:
+            if layout.keeps_input or inp.kind not in (FILE, CHUNKS, MEMORY):
                 return func(X, **params)
-            if is_memmap_view(X):
+            if inp.kind == FILE:
                 return func(
-                    self._file_view(X, Layout(layout.dtype, layout.order)), **params
+                    self._file_view(inp, Layout(layout.dtype, layout.order)), **params
                 )
-            if is_chunked(X):
-                dtype = layout.target_dtype(X.dtype)
-                return _in_blocks(func, X, dtype, (layout.orders or ("C",))[0], params)
-            data = _numeric_2d(X)
-            if data is None or (
-                is_frame(data) and hasattr(self.estimator_, "feature_names_in_")
-            ):
+            if inp.frame and hasattr(self.estimator_, "feature_names_in_"):
                 return func(X, **params)
-            dtype, order = _resolve(layout, data)
-            if not is_frame(data) and has_layout(data, dtype, order):
-                return func(data, **params)
-            return _in_blocks(func, data, dtype, order, params)
+            dtype, order = inp.target(layout)
+            if inp.kind == CHUNKS and not layout.orders:
+                order = "C"  # a chunk list's blocks are read into rows
+            if inp.has(dtype, order):
+                return func(X, **params)
+            return _in_blocks(func, inp, dtype, order, params)
 
     @available_if(_estimator_has("predict"))
     def predict(self, X, **predict_params):
@@ -931,7 +898,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray
+        X_new : ndarray or DataFrame
+            A DataFrame when :meth:`set_output` asks for one.
         """
         return self._call("transform", X, **params)
 
@@ -962,7 +930,8 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
 
     @available_if(_estimator_has("score"))
     def score(self, X, y=None, sample_weight=None, **params):
-        """Score of the wrapped estimator on X in its layout.
+        """Score of the wrapped estimator on X: a MemmapArray in the layout,
+        other X as it is.
 
         Parameters
         ----------
@@ -989,11 +958,12 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         routed = self._route("score", params)
         if routed is not None:
             params = routed.score
-        if is_frame(X) or getattr(X, "ndim", 0) == 2:
+        inp = describe_input(X)
+        if inp.two_d:
             validate_data(self, X, reset=False, skip_check_array=True)
         Xp = X
-        if is_memmap_view(X) and not self.layout_.keeps_input:
-            Xp = self._file_view(X, Layout(self.layout_.dtype, self.layout_.order))
+        if inp.kind == FILE and not self.layout_.keeps_input:
+            Xp = self._file_view(inp, Layout(self.layout_.dtype, self.layout_.order))
         with self._threads():
             return self.estimator_.score(Xp, y, **params)
 
@@ -1237,31 +1207,30 @@ def _step_before(estimator):
     return "An earlier pipeline step"
 
 
-def _in_blocks(func, X, dtype, order, params):
-    """``func`` applied to row blocks of X converted to dtype/order, concatenated.
+def _in_blocks(func, inp, dtype, order, params):
+    """``func`` applied to row blocks of X (described by ``inp``) converted to
+    dtype/order, concatenated.
 
     Each converted block stays within scikit-learn's ``working_memory`` (MiB).
     """
-    row_bytes = X.shape[1] * np.dtype(dtype).itemsize
+    X, n = inp.X, inp.shape[0]
+    row_bytes = inp.shape[1] * np.dtype(dtype).itemsize
     budget = sklearn.get_config()["working_memory"] * 2**20
     step = max(1, int(budget // max(1, row_bytes)))
 
     def rows(start, stop):
-        if is_frame(X):
+        if inp.frame:
             block = X.iloc[start:stop].to_numpy(dtype=dtype)
-        elif is_chunked(X):
+        elif inp.kind == CHUNKS:
             block = X._block(start, stop)  # read into memory: a block, not X
         else:
             block = X[start:stop]
         return np.asarray(block, dtype=dtype, order=order)
 
-    if step >= X.shape[0]:
-        return func(rows(0, X.shape[0]), **params)
+    if step >= n:
+        return func(rows(0, n), **params)
     return concatenate_rows(
-        [
-            func(rows(start, start + step), **params)
-            for start in range(0, X.shape[0], step)
-        ]
+        [func(rows(start, start + step), **params) for start in range(0, n, step)]
     )
 
 

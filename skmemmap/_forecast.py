@@ -290,9 +290,9 @@ class _Data:
 
 
 def _describe_x(X, dtype, memmap):
-    from skmemmap._array import is_memmap_view, order_of
-    from skmemmap._chunked import is_chunked
-    from skmemmap._convert import is_frame
+    """X (an array-like, its shape, or the Input MemmapEstimator described it
+    as) as a :class:`_Data`."""
+    from skmemmap._input import CHUNKS, FILE, SPARSE, Input, describe_input
 
     if isinstance(X, tuple):
         if len(X) != 2 or not all(
@@ -311,7 +311,9 @@ def _describe_x(X, dtype, memmap):
             "dtype and memmap describe X given as a shape; X is an array here, "
             "so its own dtype and storage are used. Drop them, or pass X.shape."
         )
-    if is_chunked(X):
+    inp = X if isinstance(X, Input) else describe_input(X)
+    X = inp.X
+    if inp.kind == CHUNKS:
         rows = max((piece.shape[0] for piece in X.pieces()), default=0)
         whole = len(X.filenames) if X.is_whole() else 0
         return _Data(
@@ -322,29 +324,26 @@ def _describe_x(X, dtype, memmap):
             chunk_rows=rows,
             whole_chunks=whole,
         )
-    if is_frame(X):
-        kinds = [np.dtype(getattr(dt, "numpy_dtype", dt)) for dt in X.dtypes]
-        if not kinds or any(d.kind not in "biuf" for d in kinds):
+    if inp.frame:
+        if inp.dtype is None:
             raise ValueError(
                 "forecast needs a numeric DataFrame; encode the other columns "
                 "first, or pass the shape of the numeric X."
             )
-        return _Data(*X.shape, np.result_type(*kinds), "F", _WHERE_MEMORY)
-    shape = getattr(X, "shape", None)
-    if shape is None or len(shape) != 2 or getattr(X, "dtype", None) is None:
+        return _Data(*inp.shape, inp.dtype, inp.order, _WHERE_MEMORY)
+    if len(inp.shape or ()) != 2 or inp.dtype is None:
         raise ValueError(
             f"forecast needs X as a 2-D array, DataFrame, chunk list or a shape "
             f"(n_samples, n_features); got {type(X).__name__}."
         )
-    if getattr(X, "format", None) is not None:  # scipy.sparse
+    if inp.kind == SPARSE:
         raise ValueError(
             "forecast models dense X; a sparse X's copies depend on its nnz."
         )
-    if is_memmap_view(X):
-        return _Data(*shape, X.dtype, order_of(X), _WHERE_FILE)
+    if inp.kind == FILE:
+        return _Data(*inp.shape, inp.dtype, inp.order, _WHERE_FILE)
     shared = isinstance(X, np.memmap)
-    order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
-    return _Data(*shape, X.dtype, order, _WHERE_MEMORY, shared=shared)
+    return _Data(*inp.shape, inp.dtype, inp.order, _WHERE_MEMORY, shared=shared)
 
 
 # -- what the estimator is -----------------------------------------------------------

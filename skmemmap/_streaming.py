@@ -49,9 +49,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from skmemmap._array import MemmapArray, file_of, has_layout, is_memmap_view
+from skmemmap._array import MemmapArray, file_of
 from skmemmap._chunked import check_aligned
-from skmemmap._convert import _copy_on_write, describe_layout, is_frame
+from skmemmap._convert import _copy_on_write
 from skmemmap._estimator import (
     MemmapEstimator,
     _estimator_has,
@@ -61,6 +61,7 @@ from skmemmap._estimator import (
     concatenate_rows,
     inherit_tags,
 )
+from skmemmap._input import FILE, describe_input
 from skmemmap._layout import Layout, layout_for
 from skmemmap._signal import CopyEvent, begin_call, dispatching, emit, is_worker
 from skmemmap._utils import format_mb, layout_name
@@ -403,17 +404,14 @@ class _Blocks:
         block = self.view(i)
         if self.dense and sparse.issparse(block):
             return block.toarray()
-        if (
-            self.layout.keeps_input
-            or not isinstance(block, np.ndarray)
-            or block.ndim != 2
-            or block.dtype.kind not in "biuf"
-            or block.size == 0
-        ):
+        if self.layout.keeps_input:
             return block
-        dtype, order = self.layout.resolve(block)
-        if has_layout(block, dtype, order):
-            if self.layout.writeable and is_memmap_view(block):
+        inp = describe_input(block)
+        if inp.frame or not inp.numeric:
+            return block  # not an ndarray of numbers: the estimator checks it
+        dtype, order = inp.target(self.layout)
+        if inp.has(dtype, order):
+            if self.layout.writeable and inp.kind == FILE:
                 # The estimator's check_array copies a read-only block
                 # (force_writeable): a copy-on-write map of the same file
                 # copies only the pages it writes.
@@ -421,18 +419,18 @@ class _Blocks:
             return block
         if not self.converted:
             self.converted = True
-            self._report(block, dtype, order)
+            self._report(inp, dtype, order)
         source = block.view(np.ndarray) if isinstance(block, MemmapArray) else block
         return np.asarray(source, dtype=dtype, order=order)
 
-    def _report(self, block, dtype, order):
-        mapped = file_of(block)
+    def _report(self, inp, dtype, order):
+        mapped = inp.file
         dst = layout_name(np.dtype(dtype), order)
         call = f"skmemmap.memmap(X, dtype='{np.dtype(dtype).name}', order='{order}')"
         emit(
             CopyEvent(
                 "convert-blocks",
-                f"Blocks of X converted from {describe_layout(block)} to {dst} in "
+                f"Blocks of X converted from {inp.describe()} to {dst} in "
                 f"memory for {self.name}, one block at a time",
                 self.block_nbytes,
                 f"Save X as {dst} to give it blocks as views: np.save each chunk "
@@ -442,7 +440,7 @@ class _Blocks:
                 f"the extra memory)",
                 estimator=self.name,
                 family=mapped.family if mapped else None,
-                shape=getattr(block, "shape", None),
+                shape=inp.shape,
             ),
             folder=mapped.cache_folder if mapped else None,
         )
@@ -746,7 +744,7 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
         fit_params = self._route("fit", fit_params)
         self.estimator_ = clone(self.estimator)
         steps = _incremental_steps(self.estimator_)
-        if is_frame(X) or len(getattr(X, "shape", ())) == 2:
+        if describe_input(X).two_d:
             validate_data(self, X, reset=True, skip_check_array=True)
         elif hasattr(self, "n_features_in_"):
             del self.n_features_in_
@@ -854,7 +852,7 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
         """``estimator_.method`` on the blocks of X, in row order, stacked."""
         check_is_fitted(self)
         params = self._route(method, params)
-        if in_layout and (is_frame(X) or len(getattr(X, "shape", ())) == 2):
+        if in_layout and describe_input(X).two_d:
             validate_data(self, X, reset=False, skip_check_array=True)
         func = getattr(self.estimator_, method)
         blocks = self._blocks(X, in_layout)
@@ -938,7 +936,7 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
         if sample_weight is not None:
             params = {**params, "sample_weight": sample_weight}
         params = self._route("score", params)
-        if is_frame(X) or len(getattr(X, "shape", ())) == 2:
+        if describe_input(X).two_d:
             validate_data(self, X, reset=False, skip_check_array=True)
         final = _steps(self.estimator_)[-1]
         kind = _score_kind(final)
