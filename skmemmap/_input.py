@@ -57,7 +57,8 @@ class Input:
     frame : bool
         X is a DataFrame.
     numeric : bool
-        X is a non-empty 2-D array or DataFrame of numbers (in memory or not).
+        X is a non-empty 2-D ndarray (a view of a file included) or DataFrame
+        of numbers; a chunk list is not.
     shape : tuple or None
     dtype : numpy.dtype or None
         A DataFrame's: the common dtype of its columns, when all are numeric.
