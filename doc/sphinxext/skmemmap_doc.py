@@ -365,13 +365,12 @@ def autosummary_context():
 
 
 def _read_more(app, what, name, obj, options, lines):
-    """"Read more in the User Guide" after a public name's summary."""
+    """Add "Read more in the User Guide" after a public name's summary."""
     if what not in ("class", "exception", "function"):
         return
     short = name.rsplit(".", 1)[-1]
-    if name not in (f"skmemmap.{short}", f"skmemmap._monitor.{short}") and not (
-        name == f"skmemmap._forecast.{short}"
-    ):
+    modules = ("skmemmap", "skmemmap._monitor", "skmemmap._forecast")
+    if name not in {f"{module}.{short}" for module in modules}:
         return
     page = USER_GUIDE.get(short)
     if page is None or any("Read more in the" in line for line in lines):
