@@ -128,9 +128,9 @@ print("best:", search.best_params_, round(search.best_score_, 3))
 # streaming fit, whose blocks are views of the chunk files.
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, monitor, color in (
-    ("np.concatenate", concatenated, "tab:red"),
+    ("np.concatenate", concatenated, "#c0504d"),
     ("hand-written loop", loop, "tab:gray"),
-    ("StreamingEstimator", streaming, "tab:blue"),
+    ("StreamingEstimator", streaming, "#4f81bd"),
 ):
     t = [s.time - monitor.samples_[0].time for s in monitor.samples_]
     anon = [(s.anon - monitor.baseline_.anon) / 2**20 for s in monitor.samples_]

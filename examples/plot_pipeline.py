@@ -20,6 +20,7 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 from joblib.externals.loky import get_reusable_executor
+from matplotlib.patches import Patch
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
@@ -105,13 +106,12 @@ for name, (pss, anon) in peaks.items():
 
 fig, ax = plt.subplots(figsize=(7, 3.2))
 pos = np.arange(len(peaks))
-for shift, k, label, color in (
-    (-0.2, 0, "PSS (file pages included)", "#4f81bd"),
-    (0.2, 1, "anonymous memory (copies)", "#c0504d"),
+colors = ["#c0504d", "#4f81bd"]  # plain scikit-learn red, skmemmap blue
+for shift, k, style in (
+    (-0.2, 0, {"color": "white", "edgecolor": colors, "hatch": "///"}),  # PSS
+    (0.2, 1, {"color": colors}),  # anonymous memory
 ):
-    bars = ax.barh(
-        pos + shift, [v[k] for v in peaks.values()], 0.4, label=label, color=color
-    )
+    bars = ax.barh(pos + shift, [v[k] for v in peaks.values()], 0.4, **style)
     ax.bar_label(bars, fmt="%.2f", padding=3, fontsize=9)
 ax.set_yticks(pos, list(peaks))
 ax.invert_yaxis()
@@ -121,7 +121,14 @@ fig.suptitle(
     "GridSearchCV(StandardScaler + SGDClassifier), 4 candidates, 2 folds, n_jobs=2",
     fontsize=10,
 )
-ax.legend(loc="lower right", frameon=False)
+ax.legend(
+    handles=[
+        Patch(fc="white", ec="0.3", hatch="///", label="PSS (file pages)"),
+        Patch(color="0.3", label="anonymous memory (copies)"),
+    ],
+    loc="lower right",
+    frameon=False,
+)
 ax.spines[["top", "right"]].set_visible(False)
 fig.tight_layout()
 
