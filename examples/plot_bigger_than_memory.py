@@ -19,6 +19,7 @@ sampled by :class:`skmemmap.MemoryMonitor`: the chunks' pages are page cache,
 which the kernel drops when it needs the room.
 """
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ QUICK = os.environ.get("SKMEMMAP_DOC_QUICK") == "1"
 n_chunks, rows, n_features = (8, 5_000, 40) if QUICK else (24, 20_000, 50)
 
 folder = tempfile.mkdtemp(prefix="chunks-")
+atexit.register(shutil.rmtree, folder, ignore_errors=True)  # even if a step fails
 rng = np.random.RandomState(0)
 coef = rng.standard_normal(n_features)
 for i in range(n_chunks):

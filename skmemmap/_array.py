@@ -58,6 +58,13 @@ def is_memmap_view(X):
     -------
     bool
 
+    See Also
+    --------
+    MemmapArray
+        The array whose row slices are views.
+    ContiguousKFold
+        Folds that are views of a MemmapArray.
+
     Examples
     --------
     >>> import numpy as np, skmemmap

@@ -156,6 +156,15 @@ def memmap(X, *, dtype=None, order=None, folder=None):
     TypeError
         If X is a scipy.sparse matrix or array.
 
+    See Also
+    --------
+    load
+        Open an existing ``.npy`` file (or chunk files) in place.
+    MemmapArray
+        The array it returns.
+    MemmapEstimator
+        Maps in-memory X in an estimator's layout for you.
+
     Notes
     -----
     No file is written when X already has the requested layout and is a

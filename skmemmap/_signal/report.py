@@ -243,6 +243,15 @@ def copy_report(*, warn=True):
         MB per cause, ``print(report)`` shows them as a table, and
         ``report.to_dict()`` as plain data.
 
+    See Also
+    --------
+    CopyReport
+        What the block gives you.
+    CopyWarning
+        The warnings given at the end of each call.
+    set_config
+        ``warn_nbytes``, the size below which copies are not warned about.
+
     Notes
     -----
     Copies are logged next to the :class:`~skmemmap.MemmapArray` they were
