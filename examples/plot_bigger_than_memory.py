@@ -10,7 +10,7 @@ through what skmemmap does with them:
   :class:`skmemmap.ChunkedArray`: nothing is read, copied or written;
 * :class:`skmemmap.StreamingEstimator` fits an incremental estimator on one
   chunk at a time, read in order, and gives the same model as the
-  hand-written ``np.load`` / ``partial_fit`` loop;
+  hand-written `np.load` / ``partial_fit`` loop;
 * a search over it with :class:`skmemmap.ContiguousKFold` keeps every fold a
   list of chunk pieces, in every worker.
 
@@ -93,7 +93,7 @@ print("same coefficients:", np.array_equal(model.estimator_.coef_, sgd.coef_))
 print(f"{model.n_blocks_} blocks per pass")
 
 # %%
-# For comparison, the whole X in memory (what ``np.concatenate`` costs; on
+# For comparison, the whole X in memory (what `np.concatenate` costs; on
 # data bigger than memory this is where the process is killed).
 with skmemmap.MemoryMonitor(interval=0.01) as concatenated:
     X_all = np.concatenate(
@@ -125,8 +125,8 @@ print("best:", search.best_params_, round(search.best_score_, 3))
 # %%
 # The figure
 # ----------
-# Anonymous memory over time: the whole X for ``np.concatenate``, one chunk
-# for the loop (``np.load`` reads it into memory), almost nothing for the
+# Anonymous memory over time: the whole X for `np.concatenate`, one chunk
+# for the loop (`np.load` reads it into memory), almost nothing for the
 # streaming fit, whose blocks are views of the chunk files.
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, monitor, color in (

@@ -53,7 +53,7 @@ first_lines(lambda: forest.fit(X_32, y > 0))
 # ------------------
 # Two causes, two warnings, at the ``search.fit`` line: the middle folds'
 # training sets gathered into files (the splitter's notice and the gathers
-# are one cause), and Ridge's own copies (it centers a copy of X), which no
+# are one cause), and `Ridge`'s own copies (it centers a copy of X), which no
 # input and no parameter avoids.
 search = GridSearchCV(
     skmemmap.MemmapEstimator(Ridge()),
@@ -99,5 +99,5 @@ ax.set_xlabel("MB copied in the search, all folds and candidates")
 ax.set_title(f"GridSearchCV, 5 folds, 3 candidates, X = {X.nbytes / 2**20:.1f} MB")
 fig.tight_layout()
 # %%
-# Ridge's own copies dominate (its training set's size, for 16 fits); the
+# `Ridge`'s own copies dominate (its training set's size, for 16 fits); the
 # gathered middle folds, written once on disk, are a fraction of that.

@@ -2,7 +2,7 @@
 cross_val_predict with ContiguousKFold
 ======================================
 
-``cross_val_predict`` fits one model per fold and predicts the rows of its
+`cross_val_predict` fits one model per fold and predicts the rows of its
 test fold. With :class:`skmemmap.ContiguousKFold` (the indices of
 ``KFold(2)``) on a :class:`skmemmap.MemmapArray`, every training and test set
 is a view of the file, and :class:`skmemmap.MemmapEstimator` gives the model X
@@ -32,7 +32,7 @@ y = np.digitize(X @ coef + rng.standard_normal(n_samples), [-2.0, 2.0])
 # %%
 # Plain scikit-learn, and skmemmap
 # --------------------------------
-# ``LogisticRegression`` reads float64 C-ordered X without copying it; X is
+# `LogisticRegression` reads float64 C-ordered X without copying it; X is
 # mapped in that layout once.
 model = LogisticRegression(max_iter=200)
 print("LogisticRegression reads:", skmemmap.layout_for(model).describe())
@@ -63,7 +63,7 @@ print("Identical predictions:", np.array_equal(plain, mapped))
 # %%
 # The folds are views
 # -------------------
-# ``cross_val_predict`` needs index arrays (it checks that the test folds form
+# `cross_val_predict` needs index arrays (it checks that the test folds form
 # a permutation of the rows), so the splitter yields them; the
 # :class:`~skmemmap.MemmapArray` turns each consecutive index array into a
 # slice of its file.

@@ -4,8 +4,8 @@ Will it fit? The forecast against the measured peak
 
 :func:`skmemmap.forecast` says how much memory a fit will take before it
 runs, from X's shape alone. Here it is checked against measurement: the
-bench's grid (``GridSearchCV`` over a forest and over LogisticRegression, and
-``cross_val_predict`` over extra-trees; plain scikit-learn on in-memory X and
+bench's grid (`GridSearchCV` over a forest and over `LogisticRegression`, and
+`cross_val_predict` over extra-trees; plain scikit-learn on in-memory X and
 skmemmap on a mapped X) runs under a :class:`skmemmap.MemoryMonitor`, and
 each measured peak is drawn against the forecast made for it.
 ``python benchmarks/forecast_accuracy.py`` does the same at 305 MB and fails

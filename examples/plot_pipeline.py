@@ -2,13 +2,13 @@
 A Pipeline in a grid search: what the layout conversion costs
 =============================================================
 
-A ``Pipeline`` reads X in its first step, so that step decides the layout.
+A `Pipeline` reads X in its first step, so that step decides the layout.
 :func:`skmemmap.layout_for` looks inside pipelines, searches and
 meta-estimators to find it, and :class:`skmemmap.MemmapEstimator` converts the
 file once into that layout and hands every fit a view of the converted file.
 
 Here X arrives in float32 Fortran order (a column store, say), and the
-pipeline (``StandardScaler`` then ``SGDClassifier``) reads C order. Plain
+pipeline (`StandardScaler` then `SGDClassifier`) reads C order. Plain
 scikit-learn converts X in every fit of every candidate and fold, inside the
 workers; skmemmap converts the file once. The grid addresses the pipeline's
 steps through ``estimator__``. The measurement also shows where the layout
@@ -137,4 +137,4 @@ fig.tight_layout()
 # what remains is the scaler's own float64 working copies, which no layout
 # avoids: for this pipeline, the estimator, not the layout, is where the
 # memory goes (the audit heatmap in the user guide shows the same for
-# ``StandardScaler``).
+# `StandardScaler`).
