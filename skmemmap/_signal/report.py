@@ -234,7 +234,8 @@ def copy_report(*, warn=True):
     ----------
     warn : bool, default=True
         Warn, when the block ends, about the causes not already warned about.
-        ``False`` only fills the report.
+        ``False`` adds no warning of the report's own; the calls in the block
+        still warn as usual (silence those with :mod:`warnings` filters).
 
     Returns
     -------
