@@ -100,10 +100,11 @@ html_theme_options = {
     # the user guide is read in order: "Previous" and "Next" at each page's end
     "show_prev_next": True,
     "secondary_sidebar_items": ["page-toc"],
-    # The seven top-level pages fit the top bar on one line from 1,000 pixels
-    # wide (narrower, the theme folds them into its menu), with the search as
-    # an icon; more items would wrap it.
-    "header_links_before_dropdown": 7,
+    # The six top-level pages (Installation is under Getting started) fit the
+    # top bar on one line from 992 pixels wide (narrower, the theme moves them
+    # to its side menu), with the search as an icon (_static/skmemmap.css);
+    # more items would not fit.
+    "header_links_before_dropdown": 6,
     "navbar_persistent": ["search-button"],
     "footer_end": ["theme-version", "skmemmap-version"],
 }
