@@ -285,7 +285,12 @@ def main(argv=None):
     parser.add_argument("--passes", type=int, default=None, help="default 3 (quick 1)")
     parser.add_argument("--multiples", default=",".join(map(str, MULTIPLES)))
     parser.add_argument("--cases", default="numpy,loop,skmemmap")
-    parser.add_argument("--data", default=None, help="chunk folder (kept, reused)")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="chunk folder, kept and reused (default: a private temporary folder "
+        "removed at exit)",
+    )
     parser.add_argument("--json", default=None)
     parser.add_argument("--plot", default=None, help="figure (PNG) of the runs")
     args = parser.parse_args(argv)
@@ -299,7 +304,13 @@ def main(argv=None):
     multiples = [float(m) for m in args.multiples.split(",")]
     groups = [g.strip() for g in args.cases.split(",") if g.strip()]
     json_path = args.json or (None if args.quick else DEFAULT_JSON)
-    data = args.data or os.path.join(tempfile.gettempdir(), "skmemmap-bench-chunks")
+    if args.data is None:
+        with tempfile.TemporaryDirectory(prefix="skmemmap-bench-chunks-") as data:
+            return _run(args, argv, limit, passes, multiples, groups, json_path, data)
+    return _run(args, argv, limit, passes, multiples, groups, json_path, args.data)
+
+
+def _run(args, argv, limit, passes, multiples, groups, json_path, data):
     chunk_nbytes = ROWS * FEATURES * 8
     counts = {m: max(1, round(m * limit / chunk_nbytes)) for m in multiples}
     print(
