@@ -100,6 +100,9 @@ html_theme_options = {
     # the user guide is read in order: "Previous" and "Next" at each page's end
     "show_prev_next": True,
     "secondary_sidebar_items": ["page-toc"],
+    # the right-hand table of contents shows sections and their subsections
+    # (the performance page's results, the user guide's pitfalls)
+    "show_toc_level": 2,
     # The six top-level pages (Installation is under Getting started) fit the
     # top bar on one line from 992 pixels wide (narrower, the theme moves them
     # to its side menu), with the search as an icon (_static/skmemmap.css);
@@ -110,7 +113,14 @@ html_theme_options = {
 }
 # The left sidebar (the section's pages) as scikit-learn has it, except on
 # the landing page.
-html_sidebars = {"index": [], "**": ["sidebar-nav-bs"]}
+# Pages without sub-pages (performance, changelog) get no empty "Section
+# Navigation" either.
+html_sidebars = {
+    "index": [],
+    "performance": [],
+    "changelog": [],
+    "**": ["sidebar-nav-bs"],
+}
 
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
