@@ -192,6 +192,7 @@ class ChunkedArray:
     [2, 4, 2]
     >>> np.asarray(X[2:10])[:, 0].tolist()
     [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]
+    >>> import shutil; shutil.rmtree(d)  # the example's files
     """
 
     def __init__(self, *args, **kwargs):

@@ -380,6 +380,7 @@ def load(path, *, dtype=None, order=None, folder=None, consolidate=False):
     >>> one = os.path.join(d, "x_1.npy")
     >>> skmemmap.load(one).filename == one  # one file: mapped as it is
     True
+    >>> import shutil; shutil.rmtree(d)  # the example's files
     """
     if dtype is not None:
         dtype = _check_dtype(dtype, what=None)

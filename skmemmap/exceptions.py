@@ -201,8 +201,9 @@ class FileMismatchError(ValueError):
 
     Examples
     --------
-    >>> import os, tempfile, numpy as np, skmemmap
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> import os, shutil, tempfile, numpy as np, skmemmap
+    >>> d = tempfile.mkdtemp()
+    >>> path = os.path.join(d, "x.npy")
     >>> np.save(path, np.zeros((100, 4)))
     >>> with open(path, "r+b") as f:
     ...     _ = f.truncate(1000)  # the data cut short
@@ -211,6 +212,7 @@ class FileMismatchError(ValueError):
     ... except skmemmap.FileMismatchError as exc:
     ...     print("truncated" in str(exc))
     True
+    >>> shutil.rmtree(d)  # the example's file
     """
 
 
@@ -232,11 +234,13 @@ class TemporaryFileWarning(UserWarning):
 
     Examples
     --------
-    >>> import os, tempfile, warnings, joblib, numpy as np, skmemmap
+    >>> import os, shutil, tempfile, warnings, joblib, numpy as np, skmemmap
     >>> X = skmemmap.memmap(np.ones((10, 2)))
+    >>> d = tempfile.mkdtemp()
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     _ = joblib.dump(X, os.path.join(tempfile.mkdtemp(), "X.joblib"))
+    ...     _ = joblib.dump(X, os.path.join(d, "X.joblib"))
     >>> caught[0].category.__name__
     'TemporaryFileWarning'
+    >>> shutil.rmtree(d)  # the example's file
     """
