@@ -161,7 +161,12 @@ def test_docs_build_with_gallery(tmp_path):
     shutil.copytree(ROOT / "doc", tmp_path / "doc", ignore=ignore)
     shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=ignore)
     out = tmp_path / "html"
-    env = dict(os.environ, SKMEMMAP_DOC_QUICK="1", MPLBACKEND="Agg")
+    # the gallery's scripts run with their own temporary folder, which must
+    # be empty when the build ends: the examples leave nothing behind
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, SKMEMMAP_DOC_QUICK="1", MPLBACKEND="Agg", TMPDIR=str(tmp))
+    env.pop("SKMEMMAP_FOLDER", None)
     started = time.time()
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), env.get("PYTHONPATH")) if p
@@ -185,6 +190,9 @@ def test_docs_build_with_gallery(tmp_path):
     )
     log = proc.stdout[-4000:] + "\n" + proc.stderr[-6000:]
     assert proc.returncode == 0, f"sphinx-build failed:\n{log}"
+
+    left = sorted(p.name for p in tmp.iterdir())
+    assert not left, f"the build left {left} in its temporary folder"
 
     # no warning printed by a worker process (they bypass sphinx-gallery)
     assert "Warning" not in proc.stderr, proc.stderr[-3000:]
