@@ -121,7 +121,7 @@ fig.suptitle(
 )
 ax.legend(
     handles=[
-        Patch(fc="white", ec="0.3", hatch="///", label="PSS (file pages)"),
+        Patch(fc="white", ec="0.3", hatch="///", label="PSS (file pages included)"),
         Patch(color="0.3", label="anonymous memory (copies)"),
     ],
     loc="lower right",

@@ -103,7 +103,7 @@ ax.set_xlim(0, 1.3 * max(max(v) for v in peaks.values()))
 fig.suptitle("cross_val_predict(LogisticRegression), 2 folds, n_jobs=2", fontsize=10)
 ax.legend(
     handles=[
-        Patch(fc="white", ec="0.3", hatch="///", label="PSS (file pages)"),
+        Patch(fc="white", ec="0.3", hatch="///", label="PSS (file pages included)"),
         Patch(color="0.3", label="anonymous memory (copies)"),
     ],
     loc="lower right",
