@@ -227,7 +227,7 @@ def test_docs_build_with_gallery(tmp_path):
     for page in sorted((out / "generated").glob("skmemmap.*.html")):
         html = page.read_text()
         name = page.stem.removeprefix("skmemmap.")
-        assert "Read more in the" in html, name
+        assert "Read more in " in html, name
         if name not in SEE_ALSO_PENDING:
             assert 'class="admonition seealso"' in html, name
         assert 'class="prev-next-area"' in html, name

@@ -382,7 +382,11 @@ def _read_more(app, what, name, obj, options, lines):
         }:
             at = i
             break
-    lines[at:at] = [f"Read more in the :doc:`User Guide </{page}>`.", ""]
+    if page == "performance":  # not a user-guide page: name it
+        read_more = "Read more in :doc:`/performance` (what the benchmarks measure)."
+    else:
+        read_more = f"Read more in the :doc:`User Guide </{page}>`."
+    lines[at:at] = [read_more, ""]
 
 
 def _external_names(env):
