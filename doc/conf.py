@@ -65,9 +65,19 @@ rst_prolog = skmemmap_doc.headline_prolog(os.path.join(HERE, "_static"))
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
-default_role = "literal"
+# `Name` (single backquotes) is a cross-reference: to skmemmap's API, or, for
+# a scikit-learn, numpy (``np.``) or joblib name, to that project's page
+# (short scikit-learn names such as `GridSearchCV` are resolved by
+# sphinxext/skmemmap_doc.py). A name that resolves nowhere is set as code.
+default_role = "py:obj"
+# "fit()" rather than "MemmapEstimator.fit()" in the page's table of contents
+toc_object_entries_show_parents = "hide"
 
 autosummary_generate = True
+# What the class and function templates (_templates/autosummary/) read: the
+# user-guide page of each public name ("Read more in the User Guide") and
+# each class's documented methods and properties (its Methods table).
+autosummary_context = skmemmap_doc.autosummary_context()
 autodoc_typehints = "none"
 # Members are chosen per class by _templates/autosummary/class.rst (every
 # method and property skmemmap defines or inherits from scikit-learn, never
@@ -81,17 +91,36 @@ numpydoc_xref_param_type = False
 
 html_theme = "pydata_sphinx_theme"
 html_static_path = ["_static"]
-html_title = f"skmemmap {release}"
+html_css_files = ["skmemmap.css"]
+# the version is on the landing page and in the footer; a short title leaves
+# the top bar room for its items
+html_title = "skmemmap"
 html_theme_options = {
     "navigation_with_keys": False,
-    "show_prev_next": False,
+    # the user guide is read in order: "Previous" and "Next" at each page's end
+    "show_prev_next": True,
     "secondary_sidebar_items": ["page-toc"],
-    # every top-level page in the top bar (no "More" menu)
-    "header_links_before_dropdown": 8,
+    # the right-hand table of contents shows sections and their subsections
+    # (the performance page's results, the user guide's pitfalls)
+    "show_toc_level": 2,
+    # The six top-level pages (Installation is under Getting started) fit the
+    # top bar on one line from 992 pixels wide (narrower, the theme moves them
+    # to its side menu), with the search as an icon (_static/skmemmap.css);
+    # more items would not fit.
+    "header_links_before_dropdown": 6,
+    "navbar_persistent": ["search-button"],
+    "footer_end": ["theme-version", "skmemmap-version"],
 }
 # The left sidebar (the section's pages) as scikit-learn has it, except on
 # the landing page.
-html_sidebars = {"index": [], "**": ["sidebar-nav-bs"]}
+# Pages without sub-pages (performance, changelog) get no empty "Section
+# Navigation" either.
+html_sidebars = {
+    "index": [],
+    "performance": [],
+    "changelog": [],
+    "**": ["sidebar-nav-bs"],
+}
 
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],

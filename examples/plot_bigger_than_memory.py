@@ -10,7 +10,7 @@ through what skmemmap does with them:
   :class:`skmemmap.ChunkedArray`: nothing is read, copied or written;
 * :class:`skmemmap.StreamingEstimator` fits an incremental estimator on one
   chunk at a time, read in order, and gives the same model as the
-  hand-written ``np.load`` / ``partial_fit`` loop;
+  hand-written `np.load` / ``partial_fit`` loop;
 * a search over it with :class:`skmemmap.ContiguousKFold` keeps every fold a
   list of chunk pieces, in every worker.
 
@@ -19,6 +19,7 @@ sampled by :class:`skmemmap.MemoryMonitor`: the chunks' pages are page cache,
 which the kernel drops when it needs the room.
 """
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ QUICK = os.environ.get("SKMEMMAP_DOC_QUICK") == "1"
 n_chunks, rows, n_features = (8, 5_000, 40) if QUICK else (24, 20_000, 50)
 
 folder = tempfile.mkdtemp(prefix="chunks-")
+atexit.register(shutil.rmtree, folder, ignore_errors=True)  # even if a step fails
 rng = np.random.RandomState(0)
 coef = rng.standard_normal(n_features)
 for i in range(n_chunks):
@@ -91,7 +93,7 @@ print("same coefficients:", np.array_equal(model.estimator_.coef_, sgd.coef_))
 print(f"{model.n_blocks_} blocks per pass")
 
 # %%
-# For comparison, the whole X in memory (what ``np.concatenate`` costs; on
+# For comparison, the whole X in memory (what `np.concatenate` costs; on
 # data bigger than memory this is where the process is killed).
 with skmemmap.MemoryMonitor(interval=0.01) as concatenated:
     X_all = np.concatenate(
@@ -123,14 +125,14 @@ print("best:", search.best_params_, round(search.best_score_, 3))
 # %%
 # The figure
 # ----------
-# Anonymous memory over time: the whole X for ``np.concatenate``, one chunk
-# for the loop (``np.load`` reads it into memory), almost nothing for the
+# Anonymous memory over time: the whole X for `np.concatenate`, one chunk
+# for the loop (`np.load` reads it into memory), almost nothing for the
 # streaming fit, whose blocks are views of the chunk files.
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, monitor, color in (
-    ("np.concatenate", concatenated, "tab:red"),
+    ("np.concatenate", concatenated, "#c0504d"),
     ("hand-written loop", loop, "tab:gray"),
-    ("StreamingEstimator", streaming, "tab:blue"),
+    ("StreamingEstimator", streaming, "#4f81bd"),
 ):
     t = [s.time - monitor.samples_[0].time for s in monitor.samples_]
     anon = [(s.anon - monitor.baseline_.anon) / 2**20 for s in monitor.samples_]

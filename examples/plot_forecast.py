@@ -3,11 +3,10 @@ Will it fit? The forecast against the measured peak
 ===================================================
 
 :func:`skmemmap.forecast` says how much memory a fit will take before it
-runs, from X's shape alone. Here it is checked against measurement: the
-bench's grid (``GridSearchCV`` over a forest and over LogisticRegression, and
-``cross_val_predict`` over extra-trees; plain scikit-learn on in-memory X and
-skmemmap on a mapped X) runs under a :class:`skmemmap.MemoryMonitor`, and
-each measured peak is drawn against the forecast made for it.
+runs, from X's shape alone. Here it is checked against measurement:
+configurations of the bench (plain scikit-learn on in-memory X and skmemmap
+on a mapped X) run under a :class:`skmemmap.MemoryMonitor`, and each measured
+peak is drawn against the forecast made for it.
 ``python benchmarks/forecast_accuracy.py`` does the same at 305 MB and fails
 on a miss.
 """
@@ -30,14 +29,18 @@ from skmemmap._forecast import (
     compare_with_bench,
 )
 
-# Small data and five configurations when the documentation is built
-# (SKMEMMAP_DOC_QUICK=1); the bench's grid otherwise.
+# When the documentation is built (SKMEMMAP_DOC_QUICK=1): small data, and
+# five ``n_jobs=1`` configurations (`GridSearchCV` over a forest and over
+# `LogisticRegression`, `cross_val_predict` over extra-trees). Otherwise the
+# bench's quick grid (the headline's forest search at ``n_jobs=2``, 2 and 5
+# folds) at 40,000 x 200.
 QUICK = os.environ.get("SKMEMMAP_DOC_QUICK") == "1"
 
 # %%
 # A forecast, before any data exists
 # ----------------------------------
-# The first configuration of the bench's grid, at the size of this example.
+# The bench's forest search (5 trees of depth 8, 2 folds, ``n_jobs=2``), at
+# the size of this example.
 n_samples, n_features = (10_000, 100) if QUICK else (40_000, 200)
 search = GridSearchCV(
     RandomForestClassifier(n_estimators=5, max_depth=8),
@@ -51,9 +54,9 @@ print(skmemmap.forecast(search, (n_samples, n_features)))
 # Measure the bench's grid
 # ------------------------
 # Each configuration runs under the bench's runner (see ``python -m skmemmap
-# bench``), which times and monitors one search. The full grid runs each in a
+# bench``), which times and monitors one search. At full size each runs in a
 # fresh process, twice (at full size and at 1,000 rows, so that what does not
-# grow with X cancels out). When the documentation is built, a few
+# grow with X cancels out). When the documentation is built, the
 # ``n_jobs=1`` configurations run in this process instead, with the
 # allocator's mmap threshold fixed so that a freed copy is not reused unseen
 # by the next run. The dataset goes to a temporary folder removed at the end.

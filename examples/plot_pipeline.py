@@ -2,13 +2,13 @@
 A Pipeline in a grid search: what the layout conversion costs
 =============================================================
 
-A ``Pipeline`` reads X in its first step, so that step decides the layout.
+A `Pipeline` reads X in its first step, so that step decides the layout.
 :func:`skmemmap.layout_for` looks inside pipelines, searches and
 meta-estimators to find it, and :class:`skmemmap.MemmapEstimator` converts the
 file once into that layout and hands every fit a view of the converted file.
 
 Here X arrives in float32 Fortran order (a column store, say), and the
-pipeline (``StandardScaler`` then ``SGDClassifier``) reads C order. Plain
+pipeline (`StandardScaler` then `SGDClassifier`) reads C order. Plain
 scikit-learn converts X in every fit of every candidate and fold, inside the
 workers; skmemmap converts the file once. The grid addresses the pipeline's
 steps through ``estimator__``. The measurement also shows where the layout
@@ -20,6 +20,7 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 from joblib.externals.loky import get_reusable_executor
+from matplotlib.patches import Patch
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
@@ -105,13 +106,12 @@ for name, (pss, anon) in peaks.items():
 
 fig, ax = plt.subplots(figsize=(7, 3.2))
 pos = np.arange(len(peaks))
-for shift, k, label, color in (
-    (-0.2, 0, "PSS (file pages included)", "#4f81bd"),
-    (0.2, 1, "anonymous memory (copies)", "#c0504d"),
+colors = ["#c0504d", "#4f81bd"]  # plain scikit-learn red, skmemmap blue
+for shift, k, style in (
+    (-0.2, 0, {"color": "white", "edgecolor": colors, "hatch": "///"}),  # PSS
+    (0.2, 1, {"color": colors}),  # anonymous memory
 ):
-    bars = ax.barh(
-        pos + shift, [v[k] for v in peaks.values()], 0.4, label=label, color=color
-    )
+    bars = ax.barh(pos + shift, [v[k] for v in peaks.values()], 0.4, **style)
     ax.bar_label(bars, fmt="%.2f", padding=3, fontsize=9)
 ax.set_yticks(pos, list(peaks))
 ax.invert_yaxis()
@@ -121,7 +121,14 @@ fig.suptitle(
     "GridSearchCV(StandardScaler + SGDClassifier), 4 candidates, 2 folds, n_jobs=2",
     fontsize=10,
 )
-ax.legend(loc="lower right", frameon=False)
+ax.legend(
+    handles=[
+        Patch(fc="white", ec="0.3", hatch="///", label="PSS (file pages included)"),
+        Patch(color="0.3", label="anonymous memory (copies)"),
+    ],
+    loc="lower right",
+    frameon=False,
+)
 ax.spines[["top", "right"]].set_visible(False)
 fig.tight_layout()
 
@@ -130,4 +137,4 @@ fig.tight_layout()
 # what remains is the scaler's own float64 working copies, which no layout
 # avoids: for this pipeline, the estimator, not the layout, is where the
 # memory goes (the audit heatmap in the user guide shows the same for
-# ``StandardScaler``).
+# `StandardScaler`).

@@ -58,6 +58,13 @@ def is_memmap_view(X):
     -------
     bool
 
+    See Also
+    --------
+    MemmapArray
+        The array whose row slices are views.
+    ContiguousKFold
+        Folds that are views of a MemmapArray.
+
     Examples
     --------
     >>> import numpy as np, skmemmap
@@ -87,7 +94,9 @@ class MemmapArray(np.ndarray):
     * Any other row selection returns the rows numpy would return. Small
       selections are copied in memory; selections larger than the
       ``gather_nbytes`` setting are gathered once into a file that every
-      process reuses. Both emit a :class:`~skmemmap.CopyWarning`.
+      process reuses. Both are recorded in :func:`~skmemmap.copy_report`,
+      and warned about (:class:`~skmemmap.CopyWarning`) from the
+      ``warn_nbytes`` setting (1 MB) up.
     * Pickling sends a reference to the file, never the data: joblib, loky,
       multiprocessing and dask workers get a view of the same file.
 

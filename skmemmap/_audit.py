@@ -390,6 +390,13 @@ class AuditResult:
         Whether every own-copy check agrees; ``None`` when not
         ``measurable`` or no layout the estimator reads was measured.
 
+    See Also
+    --------
+    audit
+        Measures an estimator and returns this.
+    register_layout
+        Record a measured layout for an estimator.
+
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
@@ -708,6 +715,15 @@ def audit(
         Whatever the estimator raises when fitted (for example
         ``InvalidParameterError`` for a bad parameter), re-raised from the
         subprocess.
+
+    See Also
+    --------
+    layout_for
+        The layout the registry gives an estimator.
+    own_copies
+        The copies an estimator makes whatever its input.
+    register_layout
+        Record a measured layout.
 
     Notes
     -----

@@ -150,11 +150,14 @@ class ChunkedArray:
       cross-validation fold is thus a list of chunk pieces, not a copy.
     * :class:`~skmemmap.StreamingEstimator` fits on it block by block, reading
       each chunk in order (:meth:`iter_blocks`).
-    * Anything that needs one ndarray (``np.asarray(X)``, most estimators'
-      ``fit``, :class:`~skmemmap.MemmapEstimator`) gathers the rows: into a
-      file that every process reuses when they are larger than the
-      ``gather_nbytes`` setting, else in memory. Either is a copy, reported
-      with a :class:`~skmemmap.CopyWarning` as for one file.
+    * Anything that needs one ndarray (``np.asarray``, most estimators'
+      ``fit``, :class:`~skmemmap.MemmapEstimator`) gathers the rows of a
+      selection across chunks: into a file that every process reuses when
+      they are larger than the ``gather_nbytes`` setting, else in memory.
+      Either is a copy, reported as for one file (a
+      :class:`~skmemmap.CopyWarning` from ``warn_nbytes`` up). The whole
+      chunk list is never gathered implicitly: that raises a ``ValueError``
+      naming ``load(..., consolidate=True)``.
     * Pickling sends the chunk files' paths and the selected row ranges,
       never the data: joblib, loky and dask workers map the same files.
 
@@ -192,6 +195,7 @@ class ChunkedArray:
     [2, 4, 2]
     >>> np.asarray(X[2:10])[:, 0].tolist()
     [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]
+    >>> import shutil; shutil.rmtree(d)  # the example's files
     """
 
     def __init__(self, *args, **kwargs):

@@ -46,6 +46,13 @@ def get_config():
         bytes than this is recorded (see :func:`skmemmap.copy_report`) but
         not warned about.
 
+    See Also
+    --------
+    set_config
+        Set skmemmap's settings for the whole process.
+    config_context
+        Set them within a ``with`` block.
+
     Examples
     --------
     >>> import skmemmap
@@ -70,6 +77,13 @@ def set_config(gather_nbytes=None, warn_nbytes=None):
         warned about (they are still recorded), e.g. ``"1M"``; ``0`` warns
         about every copy. ``None`` leaves the setting unchanged.
 
+    See Also
+    --------
+    get_config
+        The current settings.
+    config_context
+        Set them within a ``with`` block.
+
     Examples
     --------
     >>> import skmemmap
@@ -93,6 +107,13 @@ def config_context(*, gather_nbytes=None, warn_nbytes=None):
     ----------
     gather_nbytes, warn_nbytes : int or str, default=None
         See :func:`set_config`.
+
+    See Also
+    --------
+    get_config
+        The current settings.
+    set_config
+        Set them for the whole process.
 
     Examples
     --------

@@ -156,6 +156,15 @@ def memmap(X, *, dtype=None, order=None, folder=None):
     TypeError
         If X is a scipy.sparse matrix or array.
 
+    See Also
+    --------
+    load
+        Open an existing ``.npy`` file (or chunk files) in place.
+    MemmapArray
+        The array it returns.
+    MemmapEstimator
+        Maps in-memory X in an estimator's layout for you.
+
     Notes
     -----
     No file is written when X already has the requested layout and is a
@@ -371,6 +380,7 @@ def load(path, *, dtype=None, order=None, folder=None, consolidate=False):
     >>> one = os.path.join(d, "x_1.npy")
     >>> skmemmap.load(one).filename == one  # one file: mapped as it is
     True
+    >>> import shutil; shutil.rmtree(d)  # the example's files
     """
     if dtype is not None:
         dtype = _check_dtype(dtype, what=None)

@@ -258,6 +258,13 @@ def distribute(X, client=None, *, folder=None):
         X itself, so that ``search.fit(skmemmap.distribute(X), y)`` reads
         naturally.
 
+    See Also
+    --------
+    MemmapArray
+        Pickles as a reference to its file.
+    FileMismatchError
+        Raised when a worker's copy differs from the file.
+
     Notes
     -----
     A worker's copy lives until X's file is released in this process (the

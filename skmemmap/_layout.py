@@ -41,6 +41,15 @@ class Layout:
         map of the same file instead, so only the pages they write are copied
         and the file never changes.
 
+    See Also
+    --------
+    layout_for
+        The layout of an estimator.
+    register_layout
+        Declare the layout of an estimator class.
+    MemmapEstimator
+        Fits an estimator on X in its layout.
+
     Examples
     --------
     >>> import numpy as np
@@ -611,6 +620,15 @@ def register_layout(cls, layout):
     layout : Layout or None
         Its layout. ``None`` removes a registration.
 
+    See Also
+    --------
+    layout_for
+        Look a layout up.
+    audit
+        Measure the layout an estimator reads without a copy.
+    Layout
+        What a layout says.
+
     Examples
     --------
     >>> import numpy as np
@@ -709,6 +727,17 @@ def layout_for(estimator):
     Returns
     -------
     layout : Layout
+
+    See Also
+    --------
+    own_copies
+        The copies no layout avoids.
+    register_layout
+        Declare the layout of an estimator class.
+    audit
+        Measure it.
+    MemmapEstimator
+        Fits an estimator on X in this layout.
 
     Examples
     --------
@@ -904,6 +933,15 @@ def own_copies(estimator, X=None):
         is known.
     cause : str
         Why, in words; ``""`` when none is known.
+
+    See Also
+    --------
+    layout_for
+        The layout that avoids the other copies.
+    audit
+        Measure an estimator's copies.
+    forecast
+        Adds these copies up for a whole fit or search.
 
     Examples
     --------

@@ -104,6 +104,12 @@ class MemorySample:
         this sample. False if it is the last read PSS of each process plus
         its change in anonymous memory since (see
         :class:`MemoryMonitor`'s Notes); ``rss`` and ``anon`` are always read.
+
+    See Also
+    --------
+    MemoryMonitor
+        Takes these samples.
+
     """
 
     time: float

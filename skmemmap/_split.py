@@ -38,8 +38,9 @@ class ContiguousKFold(BaseCrossValidator):
     * ``n_splits=2`` by default, the only k for which every training *and*
       test set is a single block of rows, so that slicing a
       :class:`~skmemmap.MemmapArray` gives views of its file, never copies;
-    * :meth:`split` tells, in the calling process and before the first fit,
-      which folds will be copied and how many MB each copy costs.
+    * in a search or a ``cross_*`` function, one
+      :class:`~skmemmap.CopyWarning`, when that call ends, says which folds
+      were copied and how many MB the copies add up to.
 
     Parameters
     ----------
@@ -81,13 +82,19 @@ class ContiguousKFold(BaseCrossValidator):
     (one sequential rewrite; random gathers over a memory map are several
     times slower than sequential reads).
 
-    **Warnings.** The notice is a :class:`~skmemmap.CopyWarning` (a
-    subclass of :class:`sklearn.exceptions.EfficiencyWarning`), emitted once
-    per call when the call that split ends (a search's ``fit``,
-    ``cross_val_predict``), with the gathers the workers actually made; it
-    is one cause with them, and says nothing when an earlier call already
-    made them. No warning is emitted for sparse or non-numeric X, for which
-    skmemmap has no remedy to offer.
+    **Warnings.** :meth:`split` records which folds will be copied, in the
+    calling process, before the first fit; the warning comes when the call
+    that split ends (a search's ``fit``, ``cross_val_predict``): one
+    :class:`~skmemmap.CopyWarning` (a subclass of
+    :class:`sklearn.exceptions.EfficiencyWarning`) at your line, with the
+    gathers the workers actually made, which are one cause with the
+    splitter's notice. It says nothing when an earlier call already made
+    the gathers, and nothing below the ``warn_nbytes`` setting (1 MB; the
+    copies are still in :func:`~skmemmap.copy_report`). Called directly,
+    outside such a call, ``split`` warns about nothing; slicing a middle
+    training set then warns about its gather, at that line. No warning is
+    emitted for sparse or non-numeric X, for which skmemmap has no remedy
+    to offer.
 
     Examples
     --------
@@ -119,8 +126,11 @@ class ContiguousKFold(BaseCrossValidator):
     def split(self, X, y=None, groups=None):
         """Generate indices to split data into training and test set.
 
-        Errors and warnings are raised when ``split`` is called, before the
-        first split is produced, in the calling process.
+        Errors (``n_splits`` above the number of rows, chunk lists X and y
+        chunked differently) are raised when ``split`` is called, before the
+        first split is produced, in the calling process. The
+        :class:`~skmemmap.CopyWarning` about copied folds comes when the
+        search or ``cross_*`` call that split ends.
 
         Parameters
         ----------
@@ -145,14 +155,17 @@ class ContiguousKFold(BaseCrossValidator):
         Raises
         ------
         ValueError
-            If ``n_splits`` is greater than the number of samples.
+            If ``n_splits`` is greater than the number of samples, or if X
+            and y are chunk lists (:class:`~skmemmap.ChunkedArray`) whose
+            chunks differ in length.
 
         Warns
         -----
         CopyWarning
-            When the calling call ends: if ``n_splits > 2`` and X is a
-            MemmapArray, for the middle training sets gathered during it; if
-            X is not a MemmapArray, for the folds scikit-learn copies.
+            When the search or ``cross_*`` call ends: if ``n_splits > 2``
+            and X is a MemmapArray, for the middle training sets gathered
+            during it; if X is not a MemmapArray, for the folds
+            scikit-learn copies.
         """
         if groups is not None:
             warnings.warn(

@@ -30,6 +30,15 @@ class CopyWarning(EfficiencyWarning):
     ``warnings.filterwarnings("ignore", category=CopyWarning)``, or turn it
     into an error with ``warnings.simplefilter("error", CopyWarning)``.
 
+    See Also
+    --------
+    copy_report
+        Record every copy made during a block, warned about or not.
+    set_config
+        ``warn_nbytes``, the size below which copies are not warned about.
+    CopyError
+        What ``MemmapEstimator(on_copy="raise")`` raises instead.
+
     Examples
     --------
     >>> import warnings, numpy as np, skmemmap
@@ -57,6 +66,13 @@ class CopyError(RuntimeError):
     measured to lower its own copies; its first line names the remedy. The
     estimator's own copies that nothing avoids are reported (see
     :func:`~skmemmap.copy_report`), not raised.
+
+    See Also
+    --------
+    CopyWarning
+        The warning given instead, outside strict mode.
+    MemmapEstimator
+        Its ``on_copy="raise"`` turns avoidable copies into this error.
 
     Examples
     --------
@@ -86,6 +102,15 @@ class LayoutWarning(UserWarning):
     than the memory the process may use (the smaller of the memory cgroup's
     limit and ``MemAvailable``), with the remedies.
 
+    See Also
+    --------
+    layout_for
+        The layout skmemmap gives an estimator.
+    register_layout
+        Declare the layout of an estimator skmemmap does not know.
+    audit
+        Measure which layout an estimator reads without a copy.
+
     Examples
     --------
     >>> import warnings
@@ -111,6 +136,13 @@ class MemoryBudgetError(MemoryError):
     next lines the changes that would fit, each with its forecast. Nothing is
     changed for you: pick one. It is a :class:`MemoryError`.
 
+    See Also
+    --------
+    forecast
+        The forecast the budget is checked against.
+    MemmapEstimator
+        Its ``max_memory`` parameter sets the budget.
+
     Examples
     --------
     >>> import numpy as np, skmemmap
@@ -135,6 +167,13 @@ class NotEnoughDiskSpaceError(OSError):
     The message names the folder, the bytes needed and the bytes free; no
     partial file is left behind. It is an :class:`OSError`.
 
+    See Also
+    --------
+    memmap
+        Writes X to a file; its ``folder`` chooses where.
+    set_config
+        skmemmap's settings.
+
     Examples
     --------
     >>> import numpy as np, skmemmap
@@ -153,10 +192,18 @@ class FileMismatchError(ValueError):
 
     It is a :class:`ValueError`.
 
+    See Also
+    --------
+    distribute
+        Copy X's file to every dask worker.
+    load
+        Open a file (or chunk files) in place.
+
     Examples
     --------
-    >>> import os, tempfile, numpy as np, skmemmap
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> import os, shutil, tempfile, numpy as np, skmemmap
+    >>> d = tempfile.mkdtemp()
+    >>> path = os.path.join(d, "x.npy")
     >>> np.save(path, np.zeros((100, 4)))
     >>> with open(path, "r+b") as f:
     ...     _ = f.truncate(1000)  # the data cut short
@@ -165,6 +212,7 @@ class FileMismatchError(ValueError):
     ... except skmemmap.FileMismatchError as exc:
     ...     print("truncated" in str(exc))
     True
+    >>> shutil.rmtree(d)  # the example's file
     """
 
 
@@ -177,13 +225,22 @@ class TemporaryFileWarning(UserWarning):
     that fails. Save the data itself to a path you choose with
     :func:`numpy.save` and open it with :func:`skmemmap.load` to keep it.
 
+    See Also
+    --------
+    load
+        Open a file you own, whose references stay valid.
+    memmap
+        Writes the temporary files this warning is about.
+
     Examples
     --------
-    >>> import os, tempfile, warnings, joblib, numpy as np, skmemmap
+    >>> import os, shutil, tempfile, warnings, joblib, numpy as np, skmemmap
     >>> X = skmemmap.memmap(np.ones((10, 2)))
+    >>> d = tempfile.mkdtemp()
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     _ = joblib.dump(X, os.path.join(tempfile.mkdtemp(), "X.joblib"))
+    ...     _ = joblib.dump(X, os.path.join(d, "X.joblib"))
     >>> caught[0].category.__name__
     'TemporaryFileWarning'
+    >>> shutil.rmtree(d)  # the example's file
     """

@@ -32,6 +32,8 @@ MISSING = [m for m in DOC_REQUIREMENTS if importlib.util.find_spec(m) is None]
 # room for that.
 BUILD_TIMEOUT = 420
 # The figures the build draws from measured data (doc/sphinxext/skmemmap_figures.py)
+# API pages whose docstrings (skmemmap/_forecast.py) have no "See Also" yet
+SEE_ALSO_PENDING = {"Forecast", "_forecast.ForecastPart", "forecast"}
 DRAWN_FIGURES = ("fig_njobs.png", "fig_audit_heatmap.png", "fig_time_memory.png")
 
 
@@ -159,7 +161,12 @@ def test_docs_build_with_gallery(tmp_path):
     shutil.copytree(ROOT / "doc", tmp_path / "doc", ignore=ignore)
     shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=ignore)
     out = tmp_path / "html"
-    env = dict(os.environ, SKMEMMAP_DOC_QUICK="1", MPLBACKEND="Agg")
+    # the gallery's scripts run with their own temporary folder, which must
+    # be empty when the build ends: the examples leave nothing behind
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, SKMEMMAP_DOC_QUICK="1", MPLBACKEND="Agg", TMPDIR=str(tmp))
+    env.pop("SKMEMMAP_FOLDER", None)
     started = time.time()
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), env.get("PYTHONPATH")) if p
@@ -183,6 +190,9 @@ def test_docs_build_with_gallery(tmp_path):
     )
     log = proc.stdout[-4000:] + "\n" + proc.stderr[-6000:]
     assert proc.returncode == 0, f"sphinx-build failed:\n{log}"
+
+    left = sorted(p.name for p in tmp.iterdir())
+    assert not left, f"the build left {left} in its temporary folder"
 
     # no warning printed by a worker process (they bypass sphinx-gallery)
     assert "Warning" not in proc.stderr, proc.stderr[-3000:]
@@ -210,6 +220,21 @@ def test_docs_build_with_gallery(tmp_path):
         html = (out / "generated" / f"skmemmap.{name}.html").read_text()
         for member in _public_members(cls):
             assert f'id="skmemmap.{name}.{member}"' in html, (name, member)
+
+    # every API page links back to the user guide ("Read more in the User
+    # Guide") and has numpydoc's "See also"; class pages a Methods table;
+    # every page "Previous"/"Next" links
+    for page in sorted((out / "generated").glob("skmemmap.*.html")):
+        html = page.read_text()
+        name = page.stem.removeprefix("skmemmap.")
+        assert "Read more in " in html, name
+        if name not in SEE_ALSO_PENDING:
+            assert 'class="admonition seealso"' in html, name
+        assert 'class="prev-next-area"' in html, name
+    for cls in classes:
+        if any(callable(getattr(cls, m)) for m in _public_members(cls)):
+            html = (out / "generated" / f"skmemmap.{cls.__name__}.html").read_text()
+            assert ">Methods<" in html, cls.__name__
 
     # the headline number, from headline.json, on the pages that quote it
     headline = _headline()

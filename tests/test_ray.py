@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 ray = pytest.importorskip(
-    "ray", reason="Ray is not installed (pip install skmemmap[ray])"
+    "ray", reason="Ray is not installed (pip install '.[ray]' in the checkout)"
 )
 
 from _engines import check_worker_views, classification  # noqa: E402

@@ -23,6 +23,19 @@ Headline substitutions (``headline_prolog``, used as ``rst_prolog`` by
     ``|headline_command|``, and ``|headline|``, one sentence with all of them.
     ``tests/test_docs.py`` checks that README.md quotes the same numbers.
 
+API pages (``autosummary_context``, ``_read_more``)
+    Each public name's page says where the user guide explains it ("Read
+    more in the User Guide", after the docstring's summary, as scikit-learn's
+    pages do), and each class page has a Methods table: the methods its page
+    documents (what ``tests/test_docs.py`` checks), never numpy's or
+    ``set_*_request``.
+
+Links to scikit-learn, numpy and joblib (``_resolve_external``)
+    With ``default_role = "py:obj"``, `GridSearchCV`, `np.memmap` or
+    `joblib.dump` in single backquotes link to that project's page:
+    scikit-learn's public names by their short name (when it is unique and
+    not one of skmemmap's), ``np.`` as ``numpy.``.
+
 Figures
     At the start of every build, ``skmemmap_figures.draw_all`` draws the
     user guide's figures from their measured data (``_static/fig_*.json``)
@@ -259,9 +272,178 @@ def _resolve_memory_sample(app, env, node, contnode):
     )
 
 
+# The user-guide page of each public name: "Read more in the User Guide".
+USER_GUIDE = {
+    "memmap": "user_guide/memmap_array",
+    "load": "user_guide/memmap_array",
+    "MemmapArray": "user_guide/memmap_array",
+    "is_memmap_view": "user_guide/memmap_array",
+    "ChunkedArray": "user_guide/bigger_than_memory",
+    "StreamingEstimator": "user_guide/bigger_than_memory",
+    "shuffle": "user_guide/splitting",
+    "ContiguousKFold": "user_guide/splitting",
+    "distribute": "scaling_out",
+    "FileMismatchError": "scaling_out",
+    "TemporaryFileWarning": "scaling_out",
+    "MemmapEstimator": "user_guide/copies",
+    "Layout": "user_guide/layouts",
+    "layout_for": "user_guide/layouts",
+    "own_copies": "user_guide/layouts",
+    "register_layout": "user_guide/layouts",
+    "audit": "user_guide/layouts",
+    "AuditResult": "user_guide/layouts",
+    "LayoutWarning": "user_guide/layouts",
+    "MemoryMonitor": "performance",
+    "MemorySample": "performance",
+    "forecast": "user_guide/forecast",
+    "Forecast": "user_guide/forecast",
+    "ForecastPart": "user_guide/forecast",
+    "MemoryBudgetError": "user_guide/forecast",
+    "set_config": "user_guide/memmap_array",
+    "get_config": "user_guide/memmap_array",
+    "config_context": "user_guide/memmap_array",
+    "CopyWarning": "user_guide/warnings",
+    "copy_report": "user_guide/warnings",
+    "CopyReport": "user_guide/warnings",
+    "CopyError": "user_guide/warnings",
+    "NotEnoughDiskSpaceError": "user_guide/files",
+}
+
+_NUMPYDOC_SECTIONS = {
+    "Parameters",
+    "Attributes",
+    "Returns",
+    "Yields",
+    "Raises",
+    "Warns",
+    "See Also",
+    "Notes",
+    "References",
+    "Examples",
+    "Methods",
+}
+
+
+def documented_methods(cls):
+    """The public methods of ``cls`` that its API page documents.
+
+    Those skmemmap or scikit-learn define (numpy's and the builtin
+    exceptions' are left out, as are ``set_*_request``), as in the class
+    template's ``:members:`` and ``tests/test_docs.py``.
+    """
+    import re
+
+    names = set()
+    for klass in cls.__mro__:
+        if klass.__module__.split(".")[0] not in ("skmemmap", "sklearn"):
+            continue
+        if klass.__name__ in ("_MetadataRequester", "ReprHTMLMixin"):
+            continue
+        for name, value in vars(klass).items():
+            if name.startswith("_") or re.match(r"set_\w+_request$", name):
+                continue
+            if callable(value) and not isinstance(value, type):
+                names.add(name)
+    return sorted(names)
+
+
+def autosummary_context():
+    """Template variables: each class's methods, each name's user-guide page."""
+    import inspect
+
+    import skmemmap
+    from skmemmap._forecast import ForecastPart
+    from skmemmap._monitor import MemorySample
+
+    objects = [getattr(skmemmap, n) for n in skmemmap.__all__ if n != "__version__"]
+    methods = {
+        obj.__name__: documented_methods(obj)
+        for obj in [*objects, MemorySample, ForecastPart]
+        if inspect.isclass(obj) and obj is not skmemmap.MemmapArray
+    }
+    return {"class_methods": methods, "user_guide": USER_GUIDE}
+
+
+def _read_more(app, what, name, obj, options, lines):
+    """Add "Read more in the User Guide" after a public name's summary."""
+    if what not in ("class", "exception", "function"):
+        return
+    short = name.rsplit(".", 1)[-1]
+    modules = ("skmemmap", "skmemmap._monitor", "skmemmap._forecast")
+    if name not in {f"{module}.{short}" for module in modules}:
+        return
+    page = USER_GUIDE.get(short)
+    if page is None or any("Read more in the" in line for line in lines):
+        return
+    at = len(lines)
+    for i in range(len(lines) - 1):
+        if lines[i].strip() in _NUMPYDOC_SECTIONS and set(lines[i + 1].strip()) == {
+            "-"
+        }:
+            at = i
+            break
+    if page == "performance":  # not a user-guide page: name it
+        read_more = "Read more in :doc:`/performance` (what the benchmarks measure)."
+    else:
+        read_more = f"Read more in the :doc:`User Guide </{page}>`."
+    lines[at:at] = [read_more, ""]
+
+
+def _external_names(env):
+    """Short scikit-learn names -> full names, where the short name is unique."""
+    import skmemmap
+
+    cached = getattr(env, "_skmemmap_short_names", None)
+    if cached is not None:
+        return cached
+    inventory = getattr(env, "intersphinx_named_inventory", {}).get("sklearn", {})
+    seen = {}
+    for role in ("py:class", "py:function", "py:exception"):
+        for full in inventory.get(role, {}):
+            seen.setdefault(full.rsplit(".", 1)[-1], set()).add(full)
+    ours = set(skmemmap.__all__)
+    names = {
+        short: fulls.pop()
+        for short, fulls in seen.items()
+        if len(fulls) == 1 and short not in ours
+    }
+    env._skmemmap_short_names = names
+    return names
+
+
+def _resolve_external(app, env, node, contnode):
+    """Link `GridSearchCV`, `np.memmap`, ... to scikit-learn's or numpy's page."""
+    from sphinx.ext.intersphinx import missing_reference
+
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    if target.startswith("np."):
+        full = "numpy." + target[3:]
+    else:
+        full = _external_names(env).get(target)
+    if full is None:
+        return None
+    node["reftarget"] = full
+    try:
+        return missing_reference(app, env, node, contnode)
+    finally:
+        node["reftarget"] = target
+
+
+def _memmap_array_signature(app, what, name, obj, options, signature, annotation):
+    """MemmapArray has no constructor: show no ``(*args, **kwargs)``."""
+    if name == "skmemmap.MemmapArray":
+        return "", annotation
+    return None
+
+
 def setup(app):
     app.connect("builder-inited", _draw_figures)
     app.connect("missing-reference", _resolve_memory_sample)
+    app.connect("missing-reference", _resolve_external, priority=900)
+    app.connect("autodoc-process-docstring", _read_more, priority=300)
+    app.connect("autodoc-process-signature", _memmap_array_signature)
     app.add_directive("skmemmap-layout-table", LayoutTable)
     app.add_directive("skmemmap-bench", BenchResults)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

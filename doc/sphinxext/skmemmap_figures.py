@@ -179,8 +179,10 @@ def draw_audit(data, path):
     rows = data["rows"]
     values = np.array([[r["fit_x"].get(lay, np.nan) for lay in LAYOUTS] for r in rows])
     fig, ax = plt.subplots(figsize=(7.2, 0.38 * len(rows) + 1.8))
+    # grey, not red: red and blue mean plain scikit-learn and skmemmap in
+    # every other figure, and this one compares neither
     image = ax.imshow(
-        values, cmap="Reds", vmin=0, vmax=max(2.0, np.nanmax(values)), aspect="auto"
+        values, cmap="Greys", vmin=0, vmax=max(2.0, np.nanmax(values)), aspect="auto"
     )
     for i, r in enumerate(rows):
         for j, lay in enumerate(LAYOUTS):

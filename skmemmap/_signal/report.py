@@ -234,7 +234,8 @@ def copy_report(*, warn=True):
     ----------
     warn : bool, default=True
         Warn, when the block ends, about the causes not already warned about.
-        ``False`` only fills the report.
+        ``False`` adds no warning of the report's own; the calls in the block
+        still warn as usual (silence those with :mod:`warnings` filters).
 
     Returns
     -------
@@ -242,6 +243,15 @@ def copy_report(*, warn=True):
         A context manager; after the block it holds the events, the count and
         MB per cause, ``print(report)`` shows them as a table, and
         ``report.to_dict()`` as plain data.
+
+    See Also
+    --------
+    CopyReport
+        What the block gives you.
+    CopyWarning
+        The warnings given at the end of each call.
+    set_config
+        ``warn_nbytes``, the size below which copies are not warned about.
 
     Notes
     -----
