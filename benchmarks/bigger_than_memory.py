@@ -3,6 +3,7 @@
     python benchmarks/bigger_than_memory.py           # 1 GiB limit, 3 passes
     python benchmarks/bigger_than_memory.py --quick   # 512 MiB limit, 1 pass
     python benchmarks/bigger_than_memory.py --cases numpy,loop
+    python benchmarks/bigger_than_memory.py --from-json RESULTS.json --plot FIG.png
 
 X is saved as chunk files of 36,000 x 250 float64 (69 MiB each, as in
 issue 18), with 0.5, 1, 2 and 3 x the limit of them (the smaller X are the
@@ -293,7 +294,20 @@ def main(argv=None):
     )
     parser.add_argument("--json", default=None)
     parser.add_argument("--plot", default=None, help="figure (PNG) of the runs")
+    parser.add_argument(
+        "--from-json",
+        default=None,
+        help="draw --plot from the runs saved in this JSON file; run nothing",
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        if not args.plot:
+            parser.error("--from-json draws a figure: give --plot FILE.png")
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        plot(saved["runs"], saved["limit"], args.plot)
+        print(f"Figure written to {args.plot}")
+        return 0
     reason = cgroup_unavailable()
     if reason is not None:
         print(f"Cannot run: {reason}.", file=sys.stderr)

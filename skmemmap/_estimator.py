@@ -250,8 +250,10 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
         the estimator's own copies; inside a search or a ``cross_*``
         function, the folds are checked when the search clones this
         estimator, so the call ends with the CopyError before any fold is
-        taken; the estimator's own unavoidable copies are still only
-        reported), or neither record nor warn.
+        taken; the estimator's own unavoidable copies are warned about, not
+        raised), or neither record nor warn. Copies smaller than the
+        ``warn_nbytes`` setting (1 MB by default) are recorded, not warned
+        about.
     blas_threads : int, default=None
         If set, limits BLAS and OpenMP threads to this number during fit and
         predict (with threadpoolctl).
@@ -287,6 +289,7 @@ class MemmapEstimator(MetaEstimatorMixin, BaseEstimator):
     forecast : The peak memory of a fit, before running it.
     layout_for : The layout an estimator reads without a copy.
     memmap : Write X to a file once, in a given layout.
+    copy_report : Record the copies of the calls inside a block.
 
     Examples
     --------

@@ -82,6 +82,11 @@ class ForecastPart:
         True if it grows with X (False for worker interpreters).
     why : str
         Why it exists, where the registry says (an estimator's own copies).
+
+    See Also
+    --------
+    skmemmap.Forecast : The forecast these terms add up to.
+    skmemmap.forecast : Makes the forecast.
     """
 
     what: str
@@ -130,6 +135,11 @@ class Forecast:
         What was forecast: the estimator and X in words.
     advice : tuple of (str, Forecast) or None
         The one change that lowers the peak most, with its forecast.
+
+    See Also
+    --------
+    forecast : Makes this forecast.
+    MemoryBudgetError : Raised when a forecast exceeds ``max_memory``.
 
     Examples
     --------
@@ -1105,6 +1115,12 @@ def forecast(estimator, X, y=None, *, dtype=None, memmap=False):
     forecast : Forecast
         ``peak_bytes``, ``disk_bytes``, ``parts``, ``advice``; print it for
         a table.
+
+    See Also
+    --------
+    MemmapEstimator : Its ``max_memory`` refuses a fit whose forecast exceeds it.
+    own_copies : The copies an estimator makes of X itself.
+    MemoryMonitor : Measure the memory a fit actually uses.
 
     Examples
     --------

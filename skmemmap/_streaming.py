@@ -614,6 +614,8 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
     --------
     MemmapEstimator : Fit any estimator on X in its no-copy layout.
     load : Open a ``.npy`` file, or a list of chunk files.
+    ChunkedArray : The rows of several chunk files, as one array-like.
+    ContiguousKFold : Folds of contiguous rows, whose training sets stay views.
 
     Notes
     -----
@@ -621,7 +623,8 @@ class StreamingEstimator(MetaEstimatorMixin, BaseEstimator):
     ahead) plus the model: blocks are views of X's file, pages the kernel
     reads in and can drop again. A block is converted in memory, one at a
     time, only where X is not in the estimator's layout (a
-    :class:`~skmemmap.CopyWarning` says so). ``score`` adds up scores that
+    :class:`~skmemmap.CopyWarning` says so when the conversions add up to
+    the ``warn_nbytes`` setting, 1 MB by default). ``score`` adds up scores that
     are sums or means over samples (accuracy and R² from the streamed
     predictions, ``MiniBatchKMeans``' inertia); another score is computed
     only on an X that is one block.

@@ -33,7 +33,6 @@ MISSING = [m for m in DOC_REQUIREMENTS if importlib.util.find_spec(m) is None]
 BUILD_TIMEOUT = 420
 # The figures the build draws from measured data (doc/sphinxext/skmemmap_figures.py)
 # API pages whose docstrings (skmemmap/_forecast.py) have no "See Also" yet
-SEE_ALSO_PENDING = {"Forecast", "_forecast.ForecastPart", "forecast"}
 DRAWN_FIGURES = ("fig_njobs.png", "fig_audit_heatmap.png", "fig_time_memory.png")
 
 
@@ -228,8 +227,7 @@ def test_docs_build_with_gallery(tmp_path):
         html = page.read_text()
         name = page.stem.removeprefix("skmemmap.")
         assert "Read more in " in html, name
-        if name not in SEE_ALSO_PENDING:
-            assert 'class="admonition seealso"' in html, name
+        assert 'class="admonition seealso"' in html, name
         assert 'class="prev-next-area"' in html, name
     for cls in classes:
         if any(callable(getattr(cls, m)) for m in _public_members(cls)):

@@ -291,8 +291,8 @@ def any_scope_open():
 
 
 class _TraceHook:
-    """Sees a call end through ``f_trace`` on its entry frame (CPython 3.11,
-    or 3.12+ when every ``sys.monitoring`` tool id is taken).
+    """Sees a call end through ``f_trace`` on its entry frame (CPython 3.10
+    and 3.11, or 3.12+ when every ``sys.monitoring`` tool id is taken).
 
     The frame's local trace function is set when the scope opens: it marks
     the frame as the scope's, and ends the scope when the frame returns (or
