@@ -1,6 +1,7 @@
 """Issue 19's accuracy target: every forecast within 25% of the measured peak.
 
-    python benchmarks/forecast_accuracy.py   # X = 100,000 x 400 float64 (320 MB)
+    python benchmarks/forecast_accuracy.py          # X = 100,000 x 400 (320 MB)
+    python benchmarks/forecast_accuracy.py --quick  # the same X, small models
 
 Runs the bench's grid (``skmemmap._bench.run_bench``: GridSearchCV over a
 forest and over LogisticRegression, and cross_val_predict over extra-trees;
@@ -17,9 +18,12 @@ JSON, ``.txt``, which the performance page includes), and exits 1 on a miss.
 ``--from-json`` compares runs measured before: ``--from-json
 doc/_static/kfold_memory.json --json '' --table
 doc/_static/forecast_accuracy_kfold.txt`` checks the forecast against issue
-13's runs at 305 MB. Memory readings need a quiet machine: other jobs'
-``/dev/shm`` files count in the plain ``n_jobs=2`` runs. Takes about an hour
-on 2 cores.
+13's runs at 305 MB. Memory readings need a quiet machine, or a private ``/dev/shm``
+(other jobs' files there count in the plain ``n_jobs=2`` runs): as root,
+``unshare --mount sh -c 'mount -t tmpfs tmpfs /dev/shm && python
+benchmarks/forecast_accuracy.py --quick'``. With ``--quick``
+it took 40 minutes on 2 cores with other jobs running (the performance
+page's table); without it, the forests take several times longer.
 """
 
 import argparse
