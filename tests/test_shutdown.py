@@ -51,13 +51,22 @@ def _wait_for(condition, timeout, what):
         time.sleep(0.05)
 
 
-def _start(code, base, **kwargs):
+def _default_signals():
+    # A user's script starts with SIGTERM and SIGINT at their defaults (Python
+    # then raises KeyboardInterrupt on SIGINT), even where the test runner was
+    # started in the background (`cmd &`), which ignores SIGINT in children.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def _start(code, base, preexec_fn=_default_signals, **kwargs):
     env = dict(os.environ, SKMEMMAP_FOLDER=str(base), PYTHONPATH=IMPORT_ROOT)
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=preexec_fn,
         **kwargs,
     )
 
@@ -129,3 +138,27 @@ def test_a_users_handler_is_kept_and_decides(skm_folder):
     assert proc.returncode == 7  # the user's sys.exit(7)
     assert kept == int_kept == "True"
     assert not os.path.exists(folder)  # removed at exit, as sys.exit unwinds
+
+
+def test_an_ignored_signal_stays_ignored(skm_folder):
+    def ignore_int():
+        _default_signals()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup cmd &` does
+
+    proc = _start(
+        """
+        import os, signal, numpy as np, skmemmap
+        X = skmemmap.memmap(np.ones((10, 2)))
+        print(os.path.dirname(X.filename))
+        print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN, flush=True)
+        os.kill(os.getpid(), signal.SIGINT)  # ignored: the script goes on
+        print("after", flush=True)
+        """,
+        skm_folder,
+        preexec_fn=ignore_int,
+    )
+    out, _ = proc.communicate(timeout=60)
+    folder, ignored, after = out.split()
+    assert proc.returncode == 0
+    assert (ignored, after) == ("True", "after")
+    assert not os.path.exists(folder)  # removed at exit as usual
