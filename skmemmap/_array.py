@@ -517,15 +517,3 @@ def order_of(X):
     if is_memmap_view(X) and row_range(X) is not None:
         return X._skm_file.order
     return "F" if np.isfortran(X) else "C"
-
-
-def has_layout(X, dtype, order):
-    """Whether ``X`` already has this dtype and order (contiguous, or rows of a
-    file in that layout)."""
-    if X.dtype != dtype:
-        return False
-    if X.ndim < 2:
-        return X.flags.c_contiguous
-    if X.flags.f_contiguous if order == "F" else X.flags.c_contiguous:
-        return True
-    return is_memmap_view(X) and order_of(X) == order and row_range(X) is not None

@@ -14,9 +14,10 @@ import os
 import numpy as np
 from scipy import sparse
 
-from skmemmap._array import MemmapArray, has_layout, row_range
+from skmemmap._array import MemmapArray, row_range
 from skmemmap._chunked import ChunkedArray, natural_order, open_chunks
 from skmemmap._folder import session_folder
+from skmemmap._input import describe_input
 from skmemmap._mapped import (
     _check_dtype,
     _check_shape,
@@ -101,7 +102,7 @@ def _wrap_npy_memmap(X, dtype, order, cache_folder):
     """An np.memmap covering a whole ``.npy`` file in the right layout, wrapped."""
     if not isinstance(X, np.memmap) or X.base is None or not X.filename:
         return None
-    if not isinstance(X.base, mmap.mmap) or not has_layout(X, dtype, order):
+    if not isinstance(X.base, mmap.mmap) or not describe_input(X).has(dtype, order):
         return None
     try:
         shape, fortran, fdtype, offset = read_header(X.filename)
@@ -214,7 +215,7 @@ def memmap(X, *, dtype=None, order=None, folder=None):
     if isinstance(X, MemmapArray) and X._skm_file is not None:
         dtype = _target_dtype(X.dtype, dtype)
         order = _resolve_order(order, X)
-        if has_layout(X, dtype, order):
+        if describe_input(X).has(dtype, order):
             return X
         view, _ = in_layout(X, dtype, order)
         if view is not None:

@@ -109,17 +109,13 @@ class Input:
         """``(dtype, order)`` X is given in for ``layout``.
 
         X keeps its dtype if the layout accepts it, and its order if the
-        layout accepts it and its dtype is kept (as :meth:`Layout.resolve
-        <skmemmap.Layout.resolve>`). A chunk list or a DataFrame is copied
-        whatever happens: into the layout's first order.
+        layout accepts it and its dtype is kept (the rule of
+        :meth:`Layout.resolve <skmemmap.Layout.resolve>`). A chunk list or a
+        DataFrame is copied whatever happens: into the layout's first order.
         """
-        dtype = layout.target_dtype(self.dtype)
-        orders = layout.orders
         if self.kind == CHUNKS or self.frame:
-            return dtype, (orders or (self.order,))[0]
-        if not orders or (self.order in orders and dtype == self.dtype):
-            return dtype, self.order
-        return dtype, orders[0]
+            return layout.target_dtype(self.dtype), (layout.orders or (self.order,))[0]
+        return layout._target(self.dtype, self.order)
 
     def describe(self):
         """X's layout in words, e.g. ``'float64 C'``, ``'a DataFrame'``."""

@@ -109,14 +109,18 @@ class Layout:
 
     def resolve(self, X):
         """``(dtype, order)`` for X: this layout, X's own where this allows it."""
-        dtype = self.target_dtype(X.dtype)
         from skmemmap._array import order_of  # _array does not import _layout
 
-        own = order_of(X)
+        return self._target(X.dtype, order_of(X))
+
+    def _target(self, dtype, order):
+        """``(dtype, order)`` for an X of ``dtype`` read in ``order``: X's dtype
+        if accepted, and its order if accepted and its dtype is kept."""
+        target = self.target_dtype(dtype)
         orders = self.orders
-        if not orders or (own in orders and dtype == X.dtype):
-            return np.dtype(dtype), own
-        return np.dtype(dtype), orders[0]
+        if not orders or (order in orders and target == dtype):
+            return target, order
+        return target, orders[0]
 
     @property
     def orders(self):
