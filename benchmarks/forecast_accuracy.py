@@ -36,7 +36,7 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from skmemmap._bench import exit_on_sigterm, format_table, run_bench
+from skmemmap._bench import exit_on_sigterm, format_table, saved_or_new_results
 from skmemmap._forecast import compare_with_bench, format_accuracy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,20 +75,16 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     exit_on_sigterm()
-    if args.from_json:
-        with open(args.from_json) as f:
-            results = json.load(f)
-    else:
-        results = run_bench(
-            n_samples=args.n_samples,
-            n_features=args.n_features,
-            quick=args.quick,
-            workloads=args.workloads.split(","),
-            n_jobs=_ints(args.n_jobs),
-            folds=_ints(args.folds),
-            folder=args.folder,
-            progress=lambda line: print(line, file=sys.stderr, flush=True),
-        )
+    results = saved_or_new_results(
+        args.from_json,
+        n_samples=args.n_samples,
+        n_features=args.n_features,
+        quick=args.quick,
+        workloads=args.workloads.split(","),
+        n_jobs=_ints(args.n_jobs),
+        folds=_ints(args.folds),
+        folder=args.folder,
+    )
     rows = compare_with_bench(results)
     print(format_table(results))
     print()

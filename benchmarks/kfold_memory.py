@@ -43,7 +43,7 @@ from skmemmap._bench import (
     exit_on_sigterm,
     format_table,
     report_checks,
-    run_bench,
+    saved_or_new_results,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,17 +144,13 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     exit_on_sigterm()
-    if args.from_json:
-        with open(args.from_json) as f:
-            results = json.load(f)
-    else:
-        results = run_bench(
-            n_samples=args.n_samples,
-            n_features=args.n_features,
-            combos=COMBOS,
-            folder=args.folder,
-            progress=lambda line: print(line, file=sys.stderr, flush=True),
-        )
+    results = saved_or_new_results(
+        args.from_json,
+        n_samples=args.n_samples,
+        n_features=args.n_features,
+        combos=COMBOS,
+        folder=args.folder,
+    )
     print(format_table(results))
     checks = check(results)
     results["checks"] = [

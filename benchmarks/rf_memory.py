@@ -29,7 +29,13 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from skmemmap._bench import exit_on_sigterm, format_table, report_checks, run_bench
+from skmemmap._bench import (
+    exit_on_sigterm,
+    format_table,
+    print_progress,
+    report_checks,
+    run_bench,
+)
 
 # Two runs of the same search on this 2-core machine differ by up to ~10% in
 # wall time; a difference below that is not a slowdown.
@@ -58,7 +64,7 @@ def main(argv=None):
         # forest's own memory does not grow with X; more trees only take longer.
         quick=True,
         folder=args.folder,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
+        progress=print_progress,
     )
     print(format_table(results))
     if args.json:

@@ -152,17 +152,19 @@ def _argument(node, text):
         ) from None
 
 
+def _error(command, message):
+    """A one-line error on stderr, as argparse's; exit status 2."""
+    print(f"skmemmap {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def _cmd_audit(args):
     from skmemmap._audit import audit
-
-    def error(message):
-        print(f"skmemmap audit: error: {message}", file=sys.stderr)
-        return 2
 
     try:
         estimator = _build_estimator(args.estimator)
     except _BadEstimator as exc:
-        return error(exc)
+        return _error("audit", exc)
     try:
         result = audit(
             estimator,
@@ -172,7 +174,7 @@ def _cmd_audit(args):
         )
     except (ValueError, TypeError) as exc:
         # a parameter the estimator rejects when fitted (InvalidParameterError)
-        return error(f"{type(estimator).__name__}: {exc}")
+        return _error("audit", f"{type(estimator).__name__}: {exc}")
     print(result)
     if args.json:
         import json
@@ -200,19 +202,16 @@ def _cmd_forecast(args):
     from skmemmap._estimator import MemmapEstimator
     from skmemmap._forecast import forecast, side_by_side
 
-    def error(message):
-        print(f"skmemmap forecast: error: {message}", file=sys.stderr)
-        return 2
-
     try:
         estimator = _build_estimator(args.estimator)
         shape = _parse_shape(args.shape)
         dtype = np.dtype(args.dtype)
     except _BadEstimator as exc:
-        return error(exc)
+        return _error("forecast", exc)
     except TypeError:
-        return error(
-            f"--dtype must be a numpy dtype such as float32, got {args.dtype!r}"
+        return _error(
+            "forecast",
+            f"--dtype must be a numpy dtype such as float32, got {args.dtype!r}",
         )
     if isinstance(estimator, MemmapEstimator):
         plain, wrapped = estimator.estimator, estimator
@@ -224,7 +223,7 @@ def _cmd_forecast(args):
             for e in (plain, wrapped)
         ]
     except (ValueError, TypeError) as exc:
-        return error(exc)
+        return _error("forecast", exc)
     if args.json:
         import json
 

@@ -863,10 +863,21 @@ def exit_on_sigterm():
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-def main_bench(args):
-    def progress(line):
-        print(line, file=sys.stderr, flush=True)
+def print_progress(line):
+    """A run's progress line, on standard error and flushed."""
+    print(line, file=sys.stderr, flush=True)
 
+
+def saved_or_new_results(from_json, **kwargs):
+    """The results an earlier run saved to ``from_json``, or, if that is
+    empty, a new :func:`run_bench` of ``kwargs`` printing its progress."""
+    if from_json:
+        with open(from_json) as f:
+            return json.load(f)
+    return run_bench(progress=print_progress, **kwargs)
+
+
+def main_bench(args):
     exit_on_sigterm()
     results = run_bench(
         n_samples=args.n_samples,
@@ -879,7 +890,7 @@ def main_bench(args):
         folds=None if args.folds is None else _int_list(args.folds, "folds"),
         folder=args.folder,
         baseline_rows=max(0, args.baseline_rows),
-        progress=progress,
+        progress=print_progress,
     )
     print(format_table(results))
     if args.json:
